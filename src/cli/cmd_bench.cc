@@ -1,0 +1,13 @@
+// Placeholder until the command lands; replaced by its real implementation.
+#include <cstdio>
+
+#include "cli/commands.h"
+
+namespace muse::cli {
+
+int cmd_bench(int, char**) {
+  std::fprintf(stderr, "muse: 'bench' is not implemented yet\n");
+  return 1;
+}
+
+}  // namespace muse::cli

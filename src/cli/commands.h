@@ -1,0 +1,11 @@
+// Entry points of the `muse` subcommands. Each lives in cmd_<name>.cc, parses its own
+// flags, prints errors to stderr and returns the process exit code. No model logic here.
+#pragma once
+
+namespace muse::cli {
+
+int cmd_info(int argc, char** argv);
+int cmd_gen_model(int argc, char** argv);
+int cmd_bench(int argc, char** argv);
+
+}  // namespace muse::cli

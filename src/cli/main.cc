@@ -1,0 +1,44 @@
+// `muse` command-line entry: dispatches to one subcommand per file (cli/cmd_*.cc).
+#include <cstdio>
+#include <cstring>
+
+#include "cli/commands.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  int (*run)(int argc, char** argv);
+  const char* help;
+};
+
+constexpr Command kCommands[] = {
+    {"info", muse::cli::cmd_info, "print a GGUF file's metadata and tensor table"},
+    {"gen-model", muse::cli::cmd_gen_model, "write a random-weight GGUF model"},
+    {"bench", muse::cli::cmd_bench, "measure kernel and model throughput"},
+};
+
+void print_usage(FILE* out) {
+  std::fprintf(out, "usage: muse <command> [options]\n\ncommands:\n");
+  for (const Command& c : kCommands) std::fprintf(out, "  %-10s %s\n", c.name, c.help);
+  std::fprintf(out, "\n`muse <command> --help` describes a command's options.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    print_usage(stderr);
+    return 2;
+  }
+  if (!std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") ||
+      !std::strcmp(argv[1], "help")) {
+    print_usage(stdout);
+    return 0;
+  }
+  for (const Command& c : kCommands)
+    if (!std::strcmp(argv[1], c.name)) return c.run(argc - 1, argv + 1);
+  std::fprintf(stderr, "muse: unknown command '%s'\n\n", argv[1]);
+  print_usage(stderr);
+  return 2;
+}
