@@ -1,0 +1,299 @@
+// Highway implementation of kernels/attention.h, one copy per SIMD target, dispatched at run
+// time. Streaming softmax after Milakov & Gimelshein 2018 ("Online normalizer calculation
+// for softmax") as used by FlashAttention (Dao et al. 2022): kv rows are visited in tiles of
+// kTile; per query head we keep the running max m, the running denominator l and the
+// unnormalized output acc, and rescale acc by exp(m_old - m_new) whenever the max grows.
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "kernels/attention.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+// Must come after foreach_target.h.
+#include "hwy/contrib/math/math-inl.h"
+#include "hwy/highway.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "core/fp16.h"
+#include "kernels/attention.h"
+
+// Target-independent helpers: compiled once although foreach_target re-includes this file.
+#ifndef MUSE_KERNELS_ATTENTION_INTERNAL_
+#define MUSE_KERNELS_ATTENTION_INTERNAL_
+namespace muse {
+namespace attention_internal {
+
+constexpr int64_t kTile = 16;     // kv rows per online-softmax step: K+V tile fits L1
+constexpr int64_t kMaxBatch = 8;  // query heads of one kv group sharing a K/V tile
+
+// Strides and scale with the "0 = default" conventions of AttentionArgs resolved.
+struct Resolved {
+  int64_t q_stride, k_stride, v_stride, o_stride, group;
+  float scale;
+};
+
+inline Resolved resolve(const AttentionArgs& a) {
+  const int64_t kv_packed = a.n_head_kv * a.head_dim;
+  return Resolved{
+      .q_stride = a.q_token_stride ? a.q_token_stride : a.n_head * a.head_dim,
+      .k_stride = a.k_row_stride ? a.k_row_stride : kv_packed,
+      .v_stride = a.v_row_stride ? a.v_row_stride : kv_packed,
+      .o_stride = a.out_token_stride ? a.out_token_stride : a.n_head * a.head_dim,
+      .group = a.n_head / a.n_head_kv,
+      .scale = a.scale != 0.0f ? a.scale : static_cast<float>(1.0 / std::sqrt(a.head_dim)),
+  };
+}
+
+}  // namespace attention_internal
+}  // namespace muse
+#endif  // MUSE_KERNELS_ATTENTION_INTERNAL_
+
+HWY_BEFORE_NAMESPACE();
+namespace muse {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+using attention_internal::kMaxBatch;
+using attention_internal::kTile;
+using attention_internal::Resolved;
+
+using DF = hn::ScalableTag<float>;
+using VF = hn::Vec<DF>;
+
+// K/V element access for both storage types; F16 widens with Highway's PromoteTo (F16C
+// on AVX2 and up, emulated on SSE4/EMU128).
+HWY_INLINE VF LoadKv(DF d, const float* p) { return hn::LoadU(d, p); }
+HWY_INLINE VF LoadKv(DF d, const hwy::float16_t* p) {
+  const hn::Rebind<hwy::float16_t, DF> dh;
+  return hn::PromoteTo(d, hn::LoadU(dh, p));
+}
+HWY_INLINE float KvScalar(const float* p) { return *p; }
+HWY_INLINE float KvScalar(const hwy::float16_t* p) {
+  fp16_t bits;
+  std::memcpy(&bits, p, sizeof(bits));
+  return fp16_to_fp32(bits);
+}
+
+// s[j] = q . k_j for rows k_0 + j * stride, j < n_rows. Four rows per pass share each q
+// load; dims past the last full vector (head_dim % lanes) are summed in scalar.
+template <typename KvT>
+HWY_INLINE void Scores(DF d, const float* q, const KvT* k, int64_t stride, int64_t n_rows,
+                       int64_t dim, float* s) {
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t dim_vec = dim - dim % lanes;
+  int64_t j = 0;
+  for (; j + 4 <= n_rows; j += 4) {
+    const KvT* k0 = k + j * stride;
+    const KvT* k1 = k0 + stride;
+    const KvT* k2 = k1 + stride;
+    const KvT* k3 = k2 + stride;
+    VF c0 = hn::Zero(d), c1 = hn::Zero(d), c2 = hn::Zero(d), c3 = hn::Zero(d);
+    for (int64_t i = 0; i < dim_vec; i += lanes) {
+      const VF vq = hn::LoadU(d, q + i);
+      c0 = hn::MulAdd(vq, LoadKv(d, k0 + i), c0);
+      c1 = hn::MulAdd(vq, LoadKv(d, k1 + i), c1);
+      c2 = hn::MulAdd(vq, LoadKv(d, k2 + i), c2);
+      c3 = hn::MulAdd(vq, LoadKv(d, k3 + i), c3);
+    }
+    float t0 = hn::GetLane(hn::SumOfLanes(d, c0)), t1 = hn::GetLane(hn::SumOfLanes(d, c1));
+    float t2 = hn::GetLane(hn::SumOfLanes(d, c2)), t3 = hn::GetLane(hn::SumOfLanes(d, c3));
+    for (int64_t i = dim_vec; i < dim; ++i) {
+      t0 += q[i] * KvScalar(k0 + i);
+      t1 += q[i] * KvScalar(k1 + i);
+      t2 += q[i] * KvScalar(k2 + i);
+      t3 += q[i] * KvScalar(k3 + i);
+    }
+    s[j] = t0;
+    s[j + 1] = t1;
+    s[j + 2] = t2;
+    s[j + 3] = t3;
+  }
+  for (; j < n_rows; ++j) {
+    const KvT* kj = k + j * stride;
+    VF c = hn::Zero(d);
+    for (int64_t i = 0; i < dim_vec; i += lanes) {
+      c = hn::MulAdd(hn::LoadU(d, q + i), LoadKv(d, kj + i), c);
+    }
+    float t = hn::GetLane(hn::SumOfLanes(d, c));
+    for (int64_t i = dim_vec; i < dim; ++i) t += q[i] * KvScalar(kj + i);
+    s[j] = t;
+  }
+}
+
+// acc += sum_j p[j] * v_j. Rows go four at a time so each acc vector is loaded and stored
+// once per four FMAs; different dims are independent chains for the out-of-order core.
+template <typename KvT>
+HWY_INLINE void AccumulateV(DF d, const float* p, const KvT* v, int64_t stride, int64_t n_rows,
+                            int64_t dim, float* acc) {
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t dim_vec = dim - dim % lanes;
+  int64_t j = 0;
+  for (; j + 4 <= n_rows; j += 4) {
+    const KvT* v0 = v + j * stride;
+    const KvT* v1 = v0 + stride;
+    const KvT* v2 = v1 + stride;
+    const KvT* v3 = v2 + stride;
+    const VF p0 = hn::Set(d, p[j]), p1 = hn::Set(d, p[j + 1]);
+    const VF p2 = hn::Set(d, p[j + 2]), p3 = hn::Set(d, p[j + 3]);
+    for (int64_t i = 0; i < dim_vec; i += lanes) {
+      VF o = hn::LoadU(d, acc + i);
+      o = hn::MulAdd(p0, LoadKv(d, v0 + i), o);
+      o = hn::MulAdd(p1, LoadKv(d, v1 + i), o);
+      o = hn::MulAdd(p2, LoadKv(d, v2 + i), o);
+      o = hn::MulAdd(p3, LoadKv(d, v3 + i), o);
+      hn::StoreU(o, d, acc + i);
+    }
+    for (int64_t i = dim_vec; i < dim; ++i) {
+      acc[i] += p[j] * KvScalar(v0 + i) + p[j + 1] * KvScalar(v1 + i) +
+                p[j + 2] * KvScalar(v2 + i) + p[j + 3] * KvScalar(v3 + i);
+    }
+  }
+  for (; j < n_rows; ++j) {
+    const KvT* vj = v + j * stride;
+    const VF pj = hn::Set(d, p[j]);
+    for (int64_t i = 0; i < dim_vec; i += lanes) {
+      hn::StoreU(hn::MulAdd(pj, LoadKv(d, vj + i), hn::LoadU(d, acc + i)), d, acc + i);
+    }
+    for (int64_t i = dim_vec; i < dim; ++i) acc[i] += p[j] * KvScalar(vj + i);
+  }
+}
+
+// x[0, n) *= s for n <= kAttentionMaxHeadDim; n need not be a multiple of lanes.
+HWY_INLINE void ScaleRow(DF d, float* x, int64_t n, float s) {
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  const VF vs = hn::Set(d, s);
+  int64_t i = 0;
+  for (; i + lanes <= n; i += lanes) hn::StoreU(hn::Mul(hn::LoadU(d, x + i), vs), d, x + i);
+  for (; i < n; ++i) x[i] *= s;
+}
+
+// Query heads h0 .. h0 + nb - 1 of token t, all reading kv head h0 / group.
+template <typename KvT>
+void AttendHeads(const AttentionArgs& a, const Resolved& r, int64_t t, int64_t h0, int64_t nb) {
+  const DF d;
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t dim = a.head_dim;
+  const int64_t g = h0 / r.group;
+  const int64_t len = int64_t(a.pos[t]) + 1;  // causal limit, validated < n_kv
+  const KvT* k = static_cast<const KvT*>(a.k) + g * dim;
+  const KvT* v = static_cast<const KvT*>(a.v) + g * dim;
+
+  HWY_ALIGN float qs[kMaxBatch][kAttentionMaxHeadDim];   // q * scale
+  HWY_ALIGN float acc[kMaxBatch][kAttentionMaxHeadDim];  // unnormalized output
+  // Scores, then probabilities, of one tile; padded so the Exp loop runs whole vectors.
+  HWY_ALIGN float p[kTile + HWY_MAX_BYTES / sizeof(float)];
+  float m[kMaxBatch], l[kMaxBatch];
+  for (int64_t b = 0; b < nb; ++b) {
+    const float* q = a.q + t * r.q_stride + (h0 + b) * dim;
+    for (int64_t i = 0; i < dim; ++i) {
+      qs[b][i] = q[i] * r.scale;
+      acc[b][i] = 0.0f;
+    }
+    m[b] = -HUGE_VALF;
+    l[b] = 0.0f;
+  }
+
+  for (int64_t j0 = 0; j0 < len; j0 += kTile) {
+    const int64_t n_rows = std::min(kTile, len - j0);
+    const int64_t n_padded = (n_rows + lanes - 1) / lanes * lanes;
+    for (int64_t b = 0; b < nb; ++b) {
+      Scores(d, qs[b], k + j0 * r.k_stride, r.k_stride, n_rows, dim, p);
+      float tile_max = p[0];
+      for (int64_t j = 1; j < n_rows; ++j) tile_max = std::max(tile_max, p[j]);
+      const float m_new = std::max(m[b], tile_max);
+      for (int64_t j = n_rows; j < n_padded; ++j) p[j] = -HUGE_VALF;  // Exp gives 0
+      const VF vm = hn::Set(d, m_new);
+      VF sum = hn::Zero(d);
+      for (int64_t j = 0; j < n_padded; j += lanes) {
+        const VF e = hn::Exp(d, hn::Sub(hn::Load(d, p + j), vm));
+        hn::Store(e, d, p + j);
+        sum = hn::Add(sum, e);
+      }
+      // First tile: m = -inf, so corr = 0 and the zero acc stays zero.
+      const float corr = std::exp(m[b] - m_new);
+      if (corr != 1.0f) ScaleRow(d, acc[b], dim, corr);
+      l[b] = l[b] * corr + hn::GetLane(hn::SumOfLanes(d, sum));
+      m[b] = m_new;
+      AccumulateV(d, p, v + j0 * r.v_stride, r.v_stride, n_rows, dim, acc[b]);
+    }
+  }
+
+  for (int64_t b = 0; b < nb; ++b) {
+    float* out = a.out + t * r.o_stride + (h0 + b) * dim;
+    // l >= 1: the row holding the max contributes exp(0) = 1.
+    const float inv_l = 1.0f / l[b];
+    for (int64_t i = 0; i < dim; ++i) out[i] = acc[b][i] * inv_l;
+  }
+}
+
+void Attention(const AttentionArgs& a, int64_t item_begin, int64_t item_end) {
+  const Resolved r = attention_internal::resolve(a);
+  int64_t i = item_begin;
+  while (i < item_end) {
+    const int64_t t = i / a.n_head;
+    const int64_t h = i % a.n_head;
+    // Extend the batch to the end of h's kv group, the range, or kMaxBatch heads.
+    const int64_t group_end = (h / r.group + 1) * r.group;
+    const int64_t nb = std::min({group_end - h, item_end - i, kMaxBatch});
+    if (a.kv_type == DType::F16) {
+      AttendHeads<hwy::float16_t>(a, r, t, h, nb);
+    } else {
+      AttendHeads<float>(a, r, t, h, nb);
+    }
+    i += nb;
+  }
+}
+
+// NOLINTNEXTLINE(google-readability-namespace-comments)
+}  // namespace HWY_NAMESPACE
+}  // namespace muse
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace muse {
+
+HWY_EXPORT(Attention);
+
+Status validate_attention_args(const AttentionArgs& a) {
+  if (a.n_tokens < 1 || a.n_head < 1 || a.n_head_kv < 1 || a.n_kv < 1) {
+    return Errorf(
+        "attention: need n_tokens, n_head, n_head_kv, n_kv >= 1 (got %lld %lld %lld %lld)",
+        (long long)a.n_tokens, (long long)a.n_head, (long long)a.n_head_kv, (long long)a.n_kv);
+  }
+  if (a.n_head % a.n_head_kv != 0) {
+    return Errorf("attention: n_head %lld is not a multiple of n_head_kv %lld", (long long)a.n_head,
+                  (long long)a.n_head_kv);
+  }
+  if (a.head_dim < 1 || a.head_dim > kAttentionMaxHeadDim) {
+    return Errorf("attention: head_dim %lld outside 1..%lld", (long long)a.head_dim,
+                  (long long)kAttentionMaxHeadDim);
+  }
+  if (!a.q || !a.k || !a.v || !a.out || !a.pos) return Errorf("attention: null pointer");
+  if (a.kv_type != DType::F32 && a.kv_type != DType::F16) {
+    return Errorf("attention: K/V type %s is not f32 or f16",
+                  std::string(dtype_name(a.kv_type)).c_str());
+  }
+  const int64_t q_row = a.n_head * a.head_dim;
+  const int64_t kv_row = a.n_head_kv * a.head_dim;
+  if ((a.q_token_stride && a.q_token_stride < q_row) ||
+      (a.out_token_stride && a.out_token_stride < q_row) ||
+      (a.k_row_stride && a.k_row_stride < kv_row) || (a.v_row_stride && a.v_row_stride < kv_row)) {
+    return Errorf("attention: a stride is smaller than the packed row it steps over");
+  }
+  if (!std::isfinite(a.scale)) return Errorf("attention: scale is not finite");
+  for (int64_t t = 0; t < a.n_tokens; ++t) {
+    if (a.pos[t] < 0 || a.pos[t] >= a.n_kv) {
+      return Errorf("attention: token %lld has position %d outside the %lld cached rows",
+                    (long long)t, a.pos[t], (long long)a.n_kv);
+    }
+  }
+  return Status::Ok();
+}
+
+void attention(const AttentionArgs& a, int64_t item_begin, int64_t item_end) {
+  HWY_DYNAMIC_DISPATCH(Attention)(a, item_begin, item_end);
+}
+
+}  // namespace muse
+#endif  // HWY_ONCE
