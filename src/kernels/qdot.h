@@ -1,0 +1,37 @@
+// Dot-product tiles behind the quantized matmul: out[c][r] = dot(weight row r, activation
+// column c) for a small tile of rows and columns. SIMD per ISA, chosen at run time by
+// Highway's dispatch; types without a SIMD kernel fall back to quant/'s scalar reference.
+// Activations arrive already quantized to act_type(t) (see quant/quant.h).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "core/dtype.h"
+
+namespace muse {
+
+constexpr int kTileRows = 4;  // the largest tile a DotTile call handles
+constexpr int kTileCols = 4;
+
+struct DotTileArgs {
+  DType type;
+  int64_t n_k;       // elements per row (a multiple of the type's block size)
+  const uint8_t* w;  // first weight row
+  size_t w_stride;   // bytes between weight rows
+  int n_rows;        // 1..kTileRows
+  const uint8_t* a;  // first activation column (act_type(type))
+  size_t a_stride;   // bytes between activation columns
+  int n_cols;        // 1..kTileCols
+  float* out;        // out[c * out_stride + r]
+  size_t out_stride;
+};
+
+// True when `t` has a SIMD kernel on the running CPU's chosen target (else scalar fallback).
+bool dot_tile_has_simd(DType t);
+void dot_tile(const DotTileArgs& args);
+
+// Scalar reference of dot_tile, through quant/'s vec_dot_ref.
+void dot_tile_ref(const DotTileArgs& args);
+
+}  // namespace muse
