@@ -19,6 +19,8 @@ namespace {
 // How long an idle worker spins before sleeping. Long enough to bridge the gap between the
 // kernels of one forward pass, short enough not to steal a core from other processes.
 constexpr auto kSpinBudget = std::chrono::microseconds(2000);
+// Busy-wait iterations (~10 us) before a waiting thread starts yielding its core.
+constexpr int kPauseSpins = 1000;
 
 }  // namespace
 
@@ -62,8 +64,14 @@ void ThreadPool::dispatch(int64_t n_tasks, Thunk thunk, void* ctx) {
   epoch_.notify_all();
   work(0);
   // Wait for the workers to leave the job: they may still be running their last task, and
-  // `ctx` (the caller's lambda) must outlive every call.
-  while (pending_workers_.load(std::memory_order_acquire) != 0) MUSE_CPU_RELAX();
+  // `ctx` (the caller's lambda) must outlive every call. Yield after a short spin: when the
+  // machine is oversubscribed the worker we wait for may need our core to finish.
+  for (int spins = 0; pending_workers_.load(std::memory_order_acquire) != 0; ++spins) {
+    if (spins < kPauseSpins)
+      MUSE_CPU_RELAX();
+    else
+      std::this_thread::yield();
+  }
 }
 
 void ThreadPool::worker_loop(int worker) {
@@ -75,9 +83,12 @@ void ThreadPool::worker_loop(int worker) {
       const auto deadline = std::chrono::steady_clock::now() + kSpinBudget;
       int spins = 0;
       while ((e = epoch_.load(std::memory_order_acquire)) == seen) {
-        MUSE_CPU_RELAX();
-        if (++spins % 256 == 0 && std::chrono::steady_clock::now() > deadline) {
-          epoch_.wait(seen, std::memory_order_acquire);
+        if (++spins < kPauseSpins) {
+          MUSE_CPU_RELAX();
+        } else {
+          std::this_thread::yield();
+          if (std::chrono::steady_clock::now() > deadline)
+            epoch_.wait(seen, std::memory_order_acquire);
         }
       }
     }
