@@ -77,6 +77,34 @@ HWY_INLINE float KvScalar(const hwy::float16_t* p) {
   return fp16_to_fp32(bits);
 }
 
+// out[i] = sum of the lanes of c_i, i < 4. Two interleave rounds transpose the four vectors
+// within each 128-bit block, so one add chain replaces four full reductions; the blocks are
+// then added in scalar. Targets without 128-bit blocks reduce each vector on its own.
+HWY_INLINE void SumOfLanes4(DF d, VF c0, VF c1, VF c2, VF c3, float* out) {
+#if HWY_TARGET == HWY_SCALAR || HWY_HAVE_SCALABLE
+  out[0] = hn::GetLane(hn::SumOfLanes(d, c0));
+  out[1] = hn::GetLane(hn::SumOfLanes(d, c1));
+  out[2] = hn::GetLane(hn::SumOfLanes(d, c2));
+  out[3] = hn::GetLane(hn::SumOfLanes(d, c3));
+#else
+  const hn::Repartition<uint64_t, DF> d64;
+  // Per block: s01 = [c0_0 + c0_2, c1_0 + c1_2, c0_1 + c0_3, c1_1 + c1_3], s23 likewise.
+  const VF s01 = hn::Add(hn::InterleaveLower(d, c0, c1), hn::InterleaveUpper(d, c0, c1));
+  const VF s23 = hn::Add(hn::InterleaveLower(d, c2, c3), hn::InterleaveUpper(d, c2, c3));
+  const auto a = hn::BitCast(d64, s01);
+  const auto b = hn::BitCast(d64, s23);
+  // Per block: [sum c0, sum c1, sum c2, sum c3].
+  const VF r = hn::Add(hn::BitCast(d, hn::InterleaveLower(d64, a, b)),
+                       hn::BitCast(d, hn::InterleaveUpper(d64, a, b)));
+  HWY_ALIGN float buf[HWY_MAX_BYTES / sizeof(float)];
+  hn::Store(r, d, buf);
+  for (int i = 0; i < 4; ++i) out[i] = buf[i];
+  for (size_t block = 4; block < hn::Lanes(d); block += 4) {
+    for (int i = 0; i < 4; ++i) out[i] += buf[block + i];
+  }
+#endif
+}
+
 // s[j] = q . k_j for rows k_0 + j * stride, j < n_rows. Four rows per pass share each q
 // load; dims past the last full vector (head_dim % lanes) are summed in scalar.
 template <typename KvT>
@@ -98,18 +126,13 @@ HWY_INLINE void Scores(DF d, const float* q, const KvT* k, int64_t stride, int64
       c2 = hn::MulAdd(vq, LoadKv(d, k2 + i), c2);
       c3 = hn::MulAdd(vq, LoadKv(d, k3 + i), c3);
     }
-    float t0 = hn::GetLane(hn::SumOfLanes(d, c0)), t1 = hn::GetLane(hn::SumOfLanes(d, c1));
-    float t2 = hn::GetLane(hn::SumOfLanes(d, c2)), t3 = hn::GetLane(hn::SumOfLanes(d, c3));
+    SumOfLanes4(d, c0, c1, c2, c3, s + j);
     for (int64_t i = dim_vec; i < dim; ++i) {
-      t0 += q[i] * KvScalar(k0 + i);
-      t1 += q[i] * KvScalar(k1 + i);
-      t2 += q[i] * KvScalar(k2 + i);
-      t3 += q[i] * KvScalar(k3 + i);
+      s[j] += q[i] * KvScalar(k0 + i);
+      s[j + 1] += q[i] * KvScalar(k1 + i);
+      s[j + 2] += q[i] * KvScalar(k2 + i);
+      s[j + 3] += q[i] * KvScalar(k3 + i);
     }
-    s[j] = t0;
-    s[j + 1] = t1;
-    s[j + 2] = t2;
-    s[j + 3] = t3;
   }
   for (; j < n_rows; ++j) {
     const KvT* kj = k + j * stride;
@@ -210,22 +233,29 @@ HWY_INLINE void SoftmaxStep(DF d, float* p, int64_t n_rows, const float* v, int6
                             int64_t dim, HeadState& st) {
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
   const int64_t n_padded = (n_rows + lanes - 1) / lanes * lanes;
-  float tile_max = p[0];
-  for (int64_t j = 1; j < n_rows; ++j) tile_max = std::max(tile_max, p[j]);
-  const float m_new = std::max(st.m, tile_max);
   for (int64_t j = n_rows; j < n_padded; ++j) p[j] = -HUGE_VALF;  // Exp gives 0
-  const VF vm = hn::Set(d, m_new);
+  VF vmax = hn::Load(d, p);
+  for (int64_t j = lanes; j < n_padded; j += lanes) vmax = hn::Max(vmax, hn::Load(d, p + j));
+  const float tile_max = hn::GetLane(hn::MaxOfLanes(d, vmax));
+  if (tile_max > st.m) {
+    // The max grew: rescale what was accumulated against the old max by exp(m_old - m_new).
+    // Skipped on the first tile (l = 0, acc = 0) and whenever the max stays put, which
+    // after the first few tiles is the common case.
+    if (st.l != 0.0f) {
+      const float corr = std::exp(st.m - tile_max);
+      ScaleRow(d, st.acc, dim, corr);
+      st.l *= corr;
+    }
+    st.m = tile_max;
+  }
+  const VF vm = hn::Set(d, st.m);
   VF sum = hn::Zero(d);
   for (int64_t j = 0; j < n_padded; j += lanes) {
     const VF e = hn::Exp(d, hn::Sub(hn::Load(d, p + j), vm));
     hn::Store(e, d, p + j);
     sum = hn::Add(sum, e);
   }
-  // First tile: m = -inf, so corr = 0 and the zero acc stays zero.
-  const float corr = std::exp(st.m - m_new);
-  if (corr != 1.0f) ScaleRow(d, st.acc, dim, corr);
-  st.l = st.l * corr + hn::GetLane(hn::SumOfLanes(d, sum));
-  st.m = m_new;
+  st.l += hn::GetLane(hn::SumOfLanes(d, sum));
   AccumulateV(d, p, v, v_stride, n_rows, dim, st.acc);
 }
 
