@@ -51,8 +51,9 @@ class GgufWriter {
   void set_f32_array(std::string_view key, std::span<const float> v);
   void set_bool_array(std::string_view key, std::span<const bool> v);
 
-  // Copies any value read from another file (including nested arrays), e.g. to rewrite
-  // a model with new tensors but the same metadata.
+  // Copies any value read from another file, e.g. to rewrite a model with new tensors but
+  // the same metadata. Arrays of arrays are legal GGUF and round-trip here, but GGML's own
+  // reader rejects them, so a file meant for llama.cpp must not contain any.
   void set_value(std::string_view key, const GgufValue& v);
 
   // Also sets `general.alignment`; must be a power of two. Setting that key through
