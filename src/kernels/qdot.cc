@@ -94,170 +94,184 @@ struct LoadF16 {
 };
 
 // ---------------------------------------------------------------------------------------
-// Q8_0 and Q4_0 weights against Q8A activations.
+// Legacy 32-weight blocks against Q8A activations. Each format is a policy that yields the
+// block's 32 quants q as bytes plus how to scale them: every format's block dot is
+//   d_w * d_a * sum(q * q_a) + k * s_a,   s_a = d_a * sum(q_a)
+// with k = 0 (Q8_0, q signed), -8 d_w (Q4_0), -16 d_w (Q5_0), m_w (Q4_1, Q5_1).
+
+enum class Offset { kNone, kScaled, kMin };
+
+struct Q8_0Format {
+  using Block = BlockQ8_0;
+  static constexpr bool kSigned = true;
+  static constexpr Offset kOffset = Offset::kNone;
+  static constexpr float kOffsetPerD = 0;
+  static void Unpack(const Block& b, int8_t* q) {
+    for (int j = 0; j < kQK; ++j) q[j] = b.qs[j];
+  }
+};
+struct Q4_0Format {
+  using Block = BlockQ4_0;
+  static constexpr bool kSigned = false;
+  static constexpr Offset kOffset = Offset::kScaled;
+  static constexpr float kOffsetPerD = -8;
+  static void Unpack(const Block& b, int8_t* q) {  // low nibbles: 0..15, high: 16..31
+    for (int j = 0; j < kQK / 2; ++j) {
+      q[j] = int8_t(b.qs[j] & 0x0F);
+      q[j + kQK / 2] = int8_t(b.qs[j] >> 4);
+    }
+  }
+};
+struct Q4_1Format {
+  using Block = BlockQ4_1;
+  static constexpr bool kSigned = false;
+  static constexpr Offset kOffset = Offset::kMin;
+  static constexpr float kOffsetPerD = 0;
+  static void Unpack(const Block& b, int8_t* q) {
+    for (int j = 0; j < kQK / 2; ++j) {
+      q[j] = int8_t(b.qs[j] & 0x0F);
+      q[j + kQK / 2] = int8_t(b.qs[j] >> 4);
+    }
+  }
+};
+// Q5: bit j of the little-endian qh word is the fifth bit of weight j.
+template <class B>
+void UnpackQ5(const B& b, int8_t* q) {
+  uint32_t qh;
+  std::memcpy(&qh, b.qh, sizeof(qh));
+  for (int j = 0; j < kQK / 2; ++j) {
+    q[j] = int8_t((b.qs[j] & 0x0F) | (((qh >> j) & 1) << 4));
+    q[j + kQK / 2] = int8_t((b.qs[j] >> 4) | (((qh >> (j + kQK / 2)) & 1) << 4));
+  }
+}
+struct Q5_0Format {
+  using Block = BlockQ5_0;
+  static constexpr bool kSigned = false;
+  static constexpr Offset kOffset = Offset::kScaled;
+  static constexpr float kOffsetPerD = -16;
+  static void Unpack(const Block& b, int8_t* q) { UnpackQ5(b, q); }
+};
+struct Q5_1Format {
+  using Block = BlockQ5_1;
+  static constexpr bool kSigned = false;
+  static constexpr Offset kOffset = Offset::kMin;
+  static constexpr float kOffsetPerD = 0;
+  static void Unpack(const Block& b, int8_t* q) { UnpackQ5(b, q); }
+};
+
+template <class F>
+HWY_INLINE float BlockMin(const typename F::Block& b) {
+  if constexpr (F::kOffset == Offset::kMin)
+    return fp16_to_fp32(b.m);
+  else
+    return 0.0f;
+}
 
 #if MUSE_QDOT_X86
-
-HWY_INLINE float HalfToFloat(fp16_t h) { return _cvtsh_ss(h); }
-
-HWY_INLINE float HorizontalSum(__m256 v) {
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_movehdup_ps(s));
-  return _mm_cvtss_f32(s);
-}
 
 // Sum of 32 int8 products as 8 int32 lanes: u (unsigned bytes) times s (signed bytes).
 HWY_INLINE __m256i DotU8S8(__m256i u, __m256i s) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
 }
 
-template <int R, int C>
-HWY_INLINE void Q8_0Tile(const DotTileArgs& p) {
-  const int64_t nb = p.n_k / kQK;
-  __m256 acc[R][C];
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
-  const BlockQ8_0* w[R];
-  const BlockQ8A* a[C];
-  for (int r = 0; r < R; ++r) w[r] = reinterpret_cast<const BlockQ8_0*>(p.w + r * p.w_stride);
-  for (int c = 0; c < C; ++c) a[c] = reinterpret_cast<const BlockQ8A*>(p.a + c * p.a_stride);
-  for (int64_t b = 0; b < nb; ++b) {
-    __m256i wq[R], wabs[R];
-    float wd[R];
-    for (int r = 0; r < R; ++r) {
-      wq[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r][b].qs));
-      wabs[r] = _mm256_sign_epi8(wq[r], wq[r]);
-      wd[r] = HalfToFloat(w[r][b].d);
-    }
-    for (int c = 0; c < C; ++c) {
-      const __m256i aq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[c][b].qs));
-      const float ad = a[c][b].d;
-      for (int r = 0; r < R; ++r) {
-        const __m256i dot = DotU8S8(wabs[r], _mm256_sign_epi8(aq, wq[r]));
-        acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(wd[r] * ad), acc[r][c]);
-      }
-    }
-  }
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) p.out[c * p.out_stride + r] = HorizontalSum(acc[r][c]);
+// The 32 quants of a block as bytes: signed for Q8_0, unsigned otherwise.
+HWY_INLINE __m256i Nibbles(const uint8_t* qs) {
+  const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed),
+                          _mm256_set1_epi8(0x0F));
 }
-
-template <int R, int C>
-HWY_INLINE void Q4_0Tile(const DotTileArgs& p) {
-  const int64_t nb = p.n_k / kQK;
-  const __m256i low_mask = _mm256_set1_epi8(0x0F);
-  __m256 acc[R][C];
-  float offset[R][C] = {};  // sum over blocks of d_w * s_a, times -8 at the end
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c) acc[r][c] = _mm256_setzero_ps();
-  const BlockQ4_0* w[R];
-  const BlockQ8A* a[C];
-  for (int r = 0; r < R; ++r) w[r] = reinterpret_cast<const BlockQ4_0*>(p.w + r * p.w_stride);
-  for (int c = 0; c < C; ++c) a[c] = reinterpret_cast<const BlockQ8A*>(p.a + c * p.a_stride);
-  for (int64_t b = 0; b < nb; ++b) {
-    __m256i wq[R];
-    float wd[R];
-    for (int r = 0; r < R; ++r) {
-      // Bytes 0..15 hold weights 0..15 (low nibbles) and 16..31 (high nibbles).
-      const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[r][b].qs));
-      const __m256i both = _mm256_set_m128i(_mm_srli_epi16(packed, 4), packed);
-      wq[r] = _mm256_and_si256(both, low_mask);
-      wd[r] = HalfToFloat(w[r][b].d);
-    }
-    for (int c = 0; c < C; ++c) {
-      const __m256i aq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[c][b].qs));
-      const float ad = a[c][b].d;
-      const float as = a[c][b].s;
-      for (int r = 0; r < R; ++r) {
-        const __m256i dot = DotU8S8(wq[r], aq);
-        acc[r][c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(wd[r] * ad), acc[r][c]);
-        offset[r][c] += wd[r] * as;
-      }
-    }
-  }
-  for (int r = 0; r < R; ++r)
-    for (int c = 0; c < C; ++c)
-      p.out[c * p.out_stride + r] = HorizontalSum(acc[r][c]) - 8.0f * offset[r][c];
+// 0x10 in byte j where bit j of qh is set.
+HWY_INLINE __m256i FifthBits(const uint8_t* qh) {
+  uint32_t bits;
+  std::memcpy(&bits, qh, sizeof(bits));
+  const __m256i spread = _mm256_shuffle_epi8(
+      _mm256_set1_epi32(int(bits)), _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101,
+                                                       0x0202020202020202, 0x0303030303030303));
+  const __m256i bit = _mm256_set1_epi64x(int64_t(0x8040201008040201));
+  const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+  return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+}
+template <class F>
+HWY_INLINE __m256i Quants(const typename F::Block& b) {
+  if constexpr (std::is_same_v<F, Q8_0Format>)
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs));
+  else if constexpr (std::is_same_v<F, Q4_0Format> || std::is_same_v<F, Q4_1Format>)
+    return Nibbles(b.qs);
+  else
+    return _mm256_or_si256(Nibbles(b.qs), FifthBits(b.qh));
 }
 
 // Four weight rows at once: the four rows' int32 block sums are folded into one vector with
 // two rounds of horizontal adds, [r0 r1 r2 r3 | r0 r1 r2 r3] (two halves of each row's
-// sum), so each column needs one convert and one multiply-add per block instead of four.
+// sum), so each column pays one convert and one multiply-add per block instead of four.
+// llvm-mca (znver3) puts this at ~30 cycles per 4x4 block tile, see docs/kernels.md.
 HWY_INLINE __m256i FoldRows(__m256i p0, __m256i p1, __m256i p2, __m256i p3) {
   return _mm256_hadd_epi32(_mm256_hadd_epi32(p0, p1), _mm256_hadd_epi32(p2, p3));
 }
 
-// The four rows' block scales as [d0 d1 d2 d3 | d0 d1 d2 d3].
-HWY_INLINE __m256 RowScales(fp16_t d0, fp16_t d1, fp16_t d2, fp16_t d3) {
-  const __m128 d =
-      _mm_cvtph_ps(_mm_setr_epi16(short(d0), short(d1), short(d2), short(d3), 0, 0, 0, 0));
-  return _mm256_set_m128(d, d);
+// Four per-row floats as [v0 v1 v2 v3 | v0 v1 v2 v3].
+HWY_INLINE __m256 RowVector(__m128 v) { return _mm256_set_m128(v, v); }
+HWY_INLINE __m128 HalvesToFloats(fp16_t h0, fp16_t h1, fp16_t h2, fp16_t h3) {
+  return _mm_cvtph_ps(_mm_setr_epi16(short(h0), short(h1), short(h2), short(h3), 0, 0, 0, 0));
 }
 
-// Stores the four row sums of a folded accumulator (adds the two halves).
-HWY_INLINE void StoreRows(__m256 acc, float* out) {
-  _mm_storeu_ps(out, _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1)));
-}
-
-template <int C>
-HWY_INLINE void Q8_0Tile4(const DotTileArgs& p) {
+// Tile of up to 4 rows x C columns. Fewer rows repeat the last row (wasted work only on the
+// last tile of a matrix whose row count is not a multiple of 4) and store only theirs.
+template <class F, int C>
+HWY_INLINE void LegacyTile(const DotTileArgs& p) {
+  using Block = typename F::Block;
   const int64_t nb = p.n_k / kQK;
   __m256 acc[C];
   for (int c = 0; c < C; ++c) acc[c] = _mm256_setzero_ps();
-  const BlockQ8_0* w[4];
+  const Block* w[4];
   const BlockQ8A* a[C];
-  for (int r = 0; r < 4; ++r) w[r] = reinterpret_cast<const BlockQ8_0*>(p.w + r * p.w_stride);
+  for (int r = 0; r < 4; ++r)
+    w[r] = reinterpret_cast<const Block*>(p.w + std::min(r, p.n_rows - 1) * p.w_stride);
   for (int c = 0; c < C; ++c) a[c] = reinterpret_cast<const BlockQ8A*>(p.a + c * p.a_stride);
   for (int64_t b = 0; b < nb; ++b) {
     __m256i wq[4], wabs[4];
     for (int r = 0; r < 4; ++r) {
-      wq[r] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r][b].qs));
-      wabs[r] = _mm256_sign_epi8(wq[r], wq[r]);
+      wq[r] = Quants<F>(w[r][b]);
+      if constexpr (F::kSigned) wabs[r] = _mm256_sign_epi8(wq[r], wq[r]);
     }
-    const __m256 wd = RowScales(w[0][b].d, w[1][b].d, w[2][b].d, w[3][b].d);
+    const __m128 d4 = HalvesToFloats(w[0][b].d, w[1][b].d, w[2][b].d, w[3][b].d);
+    const __m256 wd = RowVector(d4);
+    // Each row's offset k is split over the two halves that the final store adds up.
+    __m256 k_half = _mm256_setzero_ps();
+    if constexpr (F::kOffset == Offset::kScaled) {
+      k_half = RowVector(_mm_mul_ps(d4, _mm_set1_ps(0.5f * F::kOffsetPerD)));
+    } else if constexpr (F::kOffset == Offset::kMin) {
+      k_half = RowVector(_mm_mul_ps(HalvesToFloats(w[0][b].m, w[1][b].m, w[2][b].m, w[3][b].m),
+                                    _mm_set1_ps(0.5f)));
+    }
     for (int c = 0; c < C; ++c) {
       const __m256i aq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[c][b].qs));
-      const __m256i sums = FoldRows(DotU8S8(wabs[0], _mm256_sign_epi8(aq, wq[0])),
-                                    DotU8S8(wabs[1], _mm256_sign_epi8(aq, wq[1])),
-                                    DotU8S8(wabs[2], _mm256_sign_epi8(aq, wq[2])),
-                                    DotU8S8(wabs[3], _mm256_sign_epi8(aq, wq[3])));
+      __m256i p4[4];
+      for (int r = 0; r < 4; ++r) {
+        if constexpr (F::kSigned)
+          p4[r] = DotU8S8(wabs[r], _mm256_sign_epi8(aq, wq[r]));
+        else
+          p4[r] = DotU8S8(wq[r], aq);
+      }
+      const __m256i sums = FoldRows(p4[0], p4[1], p4[2], p4[3]);
       const __m256 scale = _mm256_mul_ps(wd, _mm256_broadcast_ss(&a[c][b].d));
       acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), scale, acc[c]);
+      if constexpr (F::kOffset != Offset::kNone)
+        acc[c] = _mm256_fmadd_ps(k_half, _mm256_broadcast_ss(&a[c][b].s), acc[c]);
     }
   }
-  for (int c = 0; c < C; ++c) StoreRows(acc[c], p.out + c * p.out_stride);
-}
-
-template <int C>
-HWY_INLINE void Q4_0Tile4(const DotTileArgs& p) {
-  const int64_t nb = p.n_k / kQK;
-  const __m256i low_mask = _mm256_set1_epi8(0x0F);
-  __m256 acc[C];
-  for (int c = 0; c < C; ++c) acc[c] = _mm256_setzero_ps();
-  const BlockQ4_0* w[4];
-  const BlockQ8A* a[C];
-  for (int r = 0; r < 4; ++r) w[r] = reinterpret_cast<const BlockQ4_0*>(p.w + r * p.w_stride);
-  for (int c = 0; c < C; ++c) a[c] = reinterpret_cast<const BlockQ8A*>(p.a + c * p.a_stride);
-  for (int64_t b = 0; b < nb; ++b) {
-    __m256i wq[4];
-    for (int r = 0; r < 4; ++r) {
-      const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w[r][b].qs));
-      wq[r] = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed), low_mask);
-    }
-    const __m256 wd = RowScales(w[0][b].d, w[1][b].d, w[2][b].d, w[3][b].d);
-    for (int c = 0; c < C; ++c) {
-      const __m256i aq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[c][b].qs));
-      const __m256i sums =
-          FoldRows(DotU8S8(wq[0], aq), DotU8S8(wq[1], aq), DotU8S8(wq[2], aq), DotU8S8(wq[3], aq));
-      // d_w * (d_a * sum(q_w * q_a) - 8 * s_a): the nibbles' -8 offset via the block sum,
-      // split as -4 * s_a into each of the two halves that StoreRows adds up.
-      const __m256 t = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), _mm256_broadcast_ss(&a[c][b].d),
-                                       _mm256_set1_ps(-4.0f * a[c][b].s));
-      acc[c] = _mm256_fmadd_ps(t, wd, acc[c]);
+  for (int c = 0; c < C; ++c) {
+    const __m128 rows =
+        _mm_add_ps(_mm256_castps256_ps128(acc[c]), _mm256_extractf128_ps(acc[c], 1));
+    float* out = p.out + c * p.out_stride;
+    if (p.n_rows == 4) {
+      _mm_storeu_ps(out, rows);
+    } else {
+      HWY_ALIGN float tmp[4];
+      _mm_store_ps(tmp, rows);
+      for (int r = 0; r < p.n_rows; ++r) out[r] = tmp[r];
     }
   }
-  for (int c = 0; c < C; ++c) StoreRows(acc[c], p.out + c * p.out_stride);
 }
 
 #else  // portable Highway path
@@ -278,101 +292,91 @@ HWY_INLINE int32_t DotI8(const int8_t* w, const int8_t* a, int n) {
   return hn::GetLane(hn::SumOfLanes(d32, hn::Add(sum0, sum1)));
 }
 
-template <int R, int C>
-HWY_INLINE void Q8_0Tile(const DotTileArgs& p) {
+template <class F, int C>
+HWY_INLINE void LegacyTile(const DotTileArgs& p) {
+  using Block = typename F::Block;
   const int64_t nb = p.n_k / kQK;
-  for (int r = 0; r < R; ++r) {
-    const BlockQ8_0* w = reinterpret_cast<const BlockQ8_0*>(p.w + r * p.w_stride);
-    for (int c = 0; c < C; ++c) {
-      const BlockQ8A* a = reinterpret_cast<const BlockQ8A*>(p.a + c * p.a_stride);
-      float sum = 0;
-      for (int64_t b = 0; b < nb; ++b)
-        sum += fp16_to_fp32(w[b].d) * a[b].d * float(DotI8(w[b].qs, a[b].qs, kQK));
-      p.out[c * p.out_stride + r] = sum;
-    }
-  }
-}
-
-template <int R, int C>
-HWY_INLINE void Q4_0Tile(const DotTileArgs& p) {
-  const int64_t nb = p.n_k / kQK;
-  for (int r = 0; r < R; ++r) {
-    const BlockQ4_0* w = reinterpret_cast<const BlockQ4_0*>(p.w + r * p.w_stride);
-    for (int c = 0; c < C; ++c) {
-      const BlockQ8A* a = reinterpret_cast<const BlockQ8A*>(p.a + c * p.a_stride);
-      float sum = 0;
-      for (int64_t b = 0; b < nb; ++b) {
-        HWY_ALIGN int8_t q[kQK];  // weights 0..15 from low nibbles, 16..31 from high
-        for (int j = 0; j < kQK / 2; ++j) {
-          q[j] = int8_t(w[b].qs[j] & 0x0F);
-          q[j + kQK / 2] = int8_t(w[b].qs[j] >> 4);
-        }
-        const int32_t dot = DotI8(q, a[b].qs, kQK);
-        sum += fp16_to_fp32(w[b].d) * (a[b].d * float(dot) - 8.0f * a[b].s);
+  for (int r = 0; r < p.n_rows; ++r) {
+    const Block* w = reinterpret_cast<const Block*>(p.w + r * p.w_stride);
+    float sum[C] = {};
+    for (int64_t b = 0; b < nb; ++b) {
+      HWY_ALIGN int8_t q[kQK];
+      F::Unpack(w[b], q);
+      const float d = fp16_to_fp32(w[b].d);
+      const float k = F::kOffset == Offset::kScaled ? F::kOffsetPerD * d : BlockMin<F>(w[b]);
+      for (int c = 0; c < C; ++c) {
+        const BlockQ8A& a = reinterpret_cast<const BlockQ8A*>(p.a + c * p.a_stride)[b];
+        sum[c] += d * a.d * float(DotI8(q, a.qs, kQK)) + k * a.s;
       }
-      p.out[c * p.out_stride + r] = sum;
     }
+    for (int c = 0; c < C; ++c) p.out[c * p.out_stride + r] = sum[c];
   }
 }
 
 #endif  // MUSE_QDOT_X86
 
 // ---------------------------------------------------------------------------------------
-// Tile driver: instantiate every (rows, cols) shape up to kTileRows x kTileCols once, so
-// the inner loops have compile-time trip counts.
+// Tile driver: one instantiation per column count up to kTileCols, so the inner loops have
+// compile-time trip counts; the row count (1..kTileRows) is handled inside a kernel.
 
-template <template <int, int> class K, int R, int C>
-struct Dispatch {
-  static void Run(const DotTileArgs& p) {
-    if (p.n_rows == R && p.n_cols == C) return K<R, C>::Run(p);
-    if constexpr (C > 1) {
-      if (p.n_rows == R) return Dispatch<K, R, C - 1>::Run(p);
+template <template <int> class K, int C = kTileCols>
+HWY_INLINE void ByCols(const DotTileArgs& p) {
+  if constexpr (C > 1) {
+    if (p.n_cols < C) return ByCols<K, C - 1>(p);
+  }
+  K<C>::Run(p);
+}
+
+template <class F>
+struct Legacy {
+  template <int C>
+  struct K {
+    static void Run(const DotTileArgs& p) { LegacyTile<F, C>(p); }
+  };
+};
+
+template <class Load>
+struct Float {
+  template <int C>
+  struct K {
+    static void Run(const DotTileArgs& p) {
+      switch (p.n_rows) {
+        case 1:
+          return FloatTile<1, C>(p, Load());
+        case 2:
+          return FloatTile<2, C>(p, Load());
+        case 3:
+          return FloatTile<3, C>(p, Load());
+        default:
+          return FloatTile<4, C>(p, Load());
+      }
     }
-    if constexpr (R > 1) return Dispatch<K, R - 1, kTileCols>::Run(p);
-  }
-};
-
-template <int R, int C>
-struct Q8_0Kernel {
-  static void Run(const DotTileArgs& p) {
-#if MUSE_QDOT_X86
-    if constexpr (R == 4) return Q8_0Tile4<C>(p);
-#endif
-    Q8_0Tile<R, C>(p);
-  }
-};
-template <int R, int C>
-struct Q4_0Kernel {
-  static void Run(const DotTileArgs& p) {
-#if MUSE_QDOT_X86
-    if constexpr (R == 4) return Q4_0Tile4<C>(p);
-#endif
-    Q4_0Tile<R, C>(p);
-  }
-};
-template <int R, int C>
-struct F32Kernel {
-  static void Run(const DotTileArgs& p) { FloatTile<R, C>(p, LoadF32()); }
-};
-template <int R, int C>
-struct F16Kernel {
-  static void Run(const DotTileArgs& p) { FloatTile<R, C>(p, LoadF16()); }
+  };
 };
 
 // Returns false when the type has no SIMD kernel here.
 bool DotTileSimd(const DotTileArgs& p) {
   switch (p.type) {
     case DType::Q8_0:
-      Dispatch<Q8_0Kernel, kTileRows, kTileCols>::Run(p);
+      ByCols<Legacy<Q8_0Format>::K>(p);
       return true;
     case DType::Q4_0:
-      Dispatch<Q4_0Kernel, kTileRows, kTileCols>::Run(p);
+      ByCols<Legacy<Q4_0Format>::K>(p);
+      return true;
+    case DType::Q4_1:
+      ByCols<Legacy<Q4_1Format>::K>(p);
+      return true;
+    case DType::Q5_0:
+      ByCols<Legacy<Q5_0Format>::K>(p);
+      return true;
+    case DType::Q5_1:
+      ByCols<Legacy<Q5_1Format>::K>(p);
       return true;
     case DType::F32:
-      Dispatch<F32Kernel, kTileRows, kTileCols>::Run(p);
+      ByCols<Float<LoadF32>::K>(p);
       return true;
     case DType::F16:
-      Dispatch<F16Kernel, kTileRows, kTileCols>::Run(p);
+      ByCols<Float<LoadF16>::K>(p);
       return true;
     default:
       return false;
@@ -380,7 +384,18 @@ bool DotTileSimd(const DotTileArgs& p) {
 }
 
 bool HasSimd(DType t) {
-  return t == DType::Q8_0 || t == DType::Q4_0 || t == DType::F32 || t == DType::F16;
+  switch (t) {
+    case DType::Q8_0:
+    case DType::Q4_0:
+    case DType::Q4_1:
+    case DType::Q5_0:
+    case DType::Q5_1:
+    case DType::F32:
+    case DType::F16:
+      return true;
+    default:
+      return false;
+  }
 }
 
 }  // namespace HWY_NAMESPACE
