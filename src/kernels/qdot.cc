@@ -408,7 +408,9 @@ namespace muse {
 HWY_EXPORT(DotTileSimd);
 HWY_EXPORT(HasSimd);
 
-bool dot_tile_has_simd(DType t) { return HWY_DYNAMIC_DISPATCH(HasSimd)(t); }
+bool dot_tile_has_simd(DType t) {
+  return HWY_DYNAMIC_DISPATCH(HasSimd)(t) || dot_tile_kquant_has_simd(t);
+}
 
 void dot_tile_ref(const DotTileArgs& p) {
   for (int c = 0; c < p.n_cols; ++c)
@@ -418,7 +420,7 @@ void dot_tile_ref(const DotTileArgs& p) {
 }
 
 void dot_tile(const DotTileArgs& p) {
-  if (!HWY_DYNAMIC_DISPATCH(DotTileSimd)(p)) dot_tile_ref(p);
+  if (!HWY_DYNAMIC_DISPATCH(DotTileSimd)(p) && !dot_tile_kquant(p)) dot_tile_ref(p);
 }
 
 }  // namespace muse
