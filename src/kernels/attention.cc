@@ -16,7 +16,6 @@
 #include <cmath>
 #include <cstring>
 #include <string>
-#include <type_traits>
 
 #include "core/fp16.h"
 #include "kernels/attention.h"
@@ -27,8 +26,12 @@
 namespace muse {
 namespace attention_internal {
 
-constexpr int64_t kTile = 16;     // kv rows per online-softmax step: K+V tile fits L1
-constexpr int64_t kMaxBatch = 8;  // query heads of one kv group sharing a K/V tile
+constexpr int64_t kTile = 16;  // kv rows per online-softmax step
+// Query heads handled in one pass over the rows: their q and acc live on the stack
+// (2 x 16 KiB), i.e. 32 heads of dim 128 or 16 of dim 256.
+constexpr int64_t kPassFloats = 4096;
+constexpr int64_t kMaxPassHeads = 64;
+constexpr int64_t kPrefetchTiles = 1;  // prefetch distance in tiles
 
 // Strides and scale with the "0 = default" conventions of AttentionArgs resolved.
 struct Resolved {
@@ -56,15 +59,17 @@ HWY_BEFORE_NAMESPACE();
 namespace muse {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
-using attention_internal::kMaxBatch;
+using attention_internal::kMaxPassHeads;
+using attention_internal::kPassFloats;
+using attention_internal::kPrefetchTiles;
 using attention_internal::kTile;
 using attention_internal::Resolved;
 
 using DF = hn::ScalableTag<float>;
 using VF = hn::Vec<DF>;
 
-// K/V element access for both storage types; F16 widens with Highway's PromoteTo (F16C
-// on AVX2 and up, emulated on SSE4/EMU128).
+// K/V elements as floats; F16 widens through Highway's PromoteTo (on AVX2 and up one
+// F16C `vcvtph2ps` with a memory operand, so converting costs no extra instruction).
 HWY_INLINE VF LoadKv(DF d, const float* p) { return hn::LoadU(d, p); }
 HWY_INLINE VF LoadKv(DF d, const hwy::float16_t* p) {
   const hn::Rebind<hwy::float16_t, DF> dh;
@@ -140,9 +145,58 @@ HWY_INLINE void Scores(DF d, const float* q, const KvT* k, int64_t stride, int64
     for (int64_t i = 0; i < dim_vec; i += lanes) {
       c = hn::MulAdd(hn::LoadU(d, q + i), LoadKv(d, kj + i), c);
     }
-    float t = hn::GetLane(hn::SumOfLanes(d, c));
-    for (int64_t i = dim_vec; i < dim; ++i) t += q[i] * KvScalar(kj + i);
-    s[j] = t;
+    s[j] = hn::GetLane(hn::SumOfLanes(d, c));
+    for (int64_t i = dim_vec; i < dim; ++i) s[j] += q[i] * KvScalar(kj + i);
+  }
+}
+
+// Scores of two query heads (qa -> sa, qb -> sb) over the same rows. Each K and q load
+// feeds two FMAs: 6 loads per 8 FMAs instead of 10, and loads are the limit here (Zen 3
+// issues two 256-bit loads per cycle). Per head, the operations and their order are those
+// of Scores, so results are bit-identical however heads are paired.
+template <typename KvT>
+HWY_INLINE void Scores2(DF d, const float* qa, const float* qb, const KvT* k, int64_t stride,
+                        int64_t n_rows, int64_t dim, float* sa, float* sb) {
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t dim_vec = dim - dim % lanes;
+  int64_t j = 0;
+  for (; j + 4 <= n_rows; j += 4) {
+    const KvT* k0 = k + j * stride;
+    const KvT* k1 = k0 + stride;
+    const KvT* k2 = k1 + stride;
+    const KvT* k3 = k2 + stride;
+    VF a0 = hn::Zero(d), a1 = hn::Zero(d), a2 = hn::Zero(d), a3 = hn::Zero(d);
+    VF b0 = hn::Zero(d), b1 = hn::Zero(d), b2 = hn::Zero(d), b3 = hn::Zero(d);
+    for (int64_t i = 0; i < dim_vec; i += lanes) {
+      const VF va = hn::LoadU(d, qa + i);
+      const VF vb = hn::LoadU(d, qb + i);
+      const VF x0 = LoadKv(d, k0 + i), x1 = LoadKv(d, k1 + i);
+      const VF x2 = LoadKv(d, k2 + i), x3 = LoadKv(d, k3 + i);
+      a0 = hn::MulAdd(va, x0, a0);
+      b0 = hn::MulAdd(vb, x0, b0);
+      a1 = hn::MulAdd(va, x1, a1);
+      b1 = hn::MulAdd(vb, x1, b1);
+      a2 = hn::MulAdd(va, x2, a2);
+      b2 = hn::MulAdd(vb, x2, b2);
+      a3 = hn::MulAdd(va, x3, a3);
+      b3 = hn::MulAdd(vb, x3, b3);
+    }
+    SumOfLanes4(d, a0, a1, a2, a3, sa + j);
+    SumOfLanes4(d, b0, b1, b2, b3, sb + j);
+    for (int64_t i = dim_vec; i < dim; ++i) {
+      sa[j] += qa[i] * KvScalar(k0 + i);
+      sa[j + 1] += qa[i] * KvScalar(k1 + i);
+      sa[j + 2] += qa[i] * KvScalar(k2 + i);
+      sa[j + 3] += qa[i] * KvScalar(k3 + i);
+      sb[j] += qb[i] * KvScalar(k0 + i);
+      sb[j + 1] += qb[i] * KvScalar(k1 + i);
+      sb[j + 2] += qb[i] * KvScalar(k2 + i);
+      sb[j + 3] += qb[i] * KvScalar(k3 + i);
+    }
+  }
+  if (j < n_rows) {
+    Scores(d, qa, k + j * stride, stride, n_rows - j, dim, sa + j);
+    Scores(d, qb, k + j * stride, stride, n_rows - j, dim, sb + j);
   }
 }
 
@@ -184,6 +238,52 @@ HWY_INLINE void AccumulateV(DF d, const float* p, const KvT* v, int64_t stride, 
   }
 }
 
+// AccumulateV for two heads over the same V rows: each V load feeds two FMAs (6 loads and
+// 2 stores per 8 FMAs instead of 10 and 2). Per head bit-identical to AccumulateV.
+template <typename KvT>
+HWY_INLINE void AccumulateV2(DF d, const float* pa, const float* pb, const KvT* v, int64_t stride,
+                             int64_t n_rows, int64_t dim, float* acc_a, float* acc_b) {
+  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
+  const int64_t dim_vec = dim - dim % lanes;
+  int64_t j = 0;
+  for (; j + 4 <= n_rows; j += 4) {
+    const KvT* v0 = v + j * stride;
+    const KvT* v1 = v0 + stride;
+    const KvT* v2 = v1 + stride;
+    const KvT* v3 = v2 + stride;
+    const VF pa0 = hn::Set(d, pa[j]), pa1 = hn::Set(d, pa[j + 1]);
+    const VF pa2 = hn::Set(d, pa[j + 2]), pa3 = hn::Set(d, pa[j + 3]);
+    const VF pb0 = hn::Set(d, pb[j]), pb1 = hn::Set(d, pb[j + 1]);
+    const VF pb2 = hn::Set(d, pb[j + 2]), pb3 = hn::Set(d, pb[j + 3]);
+    for (int64_t i = 0; i < dim_vec; i += lanes) {
+      const VF x0 = LoadKv(d, v0 + i), x1 = LoadKv(d, v1 + i);
+      const VF x2 = LoadKv(d, v2 + i), x3 = LoadKv(d, v3 + i);
+      VF oa = hn::LoadU(d, acc_a + i);
+      VF ob = hn::LoadU(d, acc_b + i);
+      oa = hn::MulAdd(pa0, x0, oa);
+      ob = hn::MulAdd(pb0, x0, ob);
+      oa = hn::MulAdd(pa1, x1, oa);
+      ob = hn::MulAdd(pb1, x1, ob);
+      oa = hn::MulAdd(pa2, x2, oa);
+      ob = hn::MulAdd(pb2, x2, ob);
+      oa = hn::MulAdd(pa3, x3, oa);
+      ob = hn::MulAdd(pb3, x3, ob);
+      hn::StoreU(oa, d, acc_a + i);
+      hn::StoreU(ob, d, acc_b + i);
+    }
+    for (int64_t i = dim_vec; i < dim; ++i) {
+      acc_a[i] += pa[j] * KvScalar(v0 + i) + pa[j + 1] * KvScalar(v1 + i) +
+                  pa[j + 2] * KvScalar(v2 + i) + pa[j + 3] * KvScalar(v3 + i);
+      acc_b[i] += pb[j] * KvScalar(v0 + i) + pb[j + 1] * KvScalar(v1 + i) +
+                  pb[j + 2] * KvScalar(v2 + i) + pb[j + 3] * KvScalar(v3 + i);
+    }
+  }
+  if (j < n_rows) {
+    AccumulateV(d, pa + j, v + j * stride, stride, n_rows - j, dim, acc_a);
+    AccumulateV(d, pb + j, v + j * stride, stride, n_rows - j, dim, acc_b);
+  }
+}
+
 // x[0, n) *= s for n <= kAttentionMaxHeadDim; n need not be a multiple of lanes.
 HWY_INLINE void ScaleRow(DF d, float* x, int64_t n, float s) {
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
@@ -193,23 +293,9 @@ HWY_INLINE void ScaleRow(DF d, float* x, int64_t n, float s) {
   for (; i < n; ++i) x[i] *= s;
 }
 
-// Widens n_rows F16 rows (src stride `stride`) into dst rows of `dim` floats, so the query
-// heads of a batch read converted values from L1 instead of each converting again.
-HWY_INLINE void WidenRows(DF d, const hwy::float16_t* src, int64_t stride, int64_t n_rows,
-                          int64_t dim, float* dst) {
-  const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
-  const int64_t dim_vec = dim - dim % lanes;
-  for (int64_t j = 0; j < n_rows; ++j) {
-    const hwy::float16_t* row = src + j * stride;
-    float* out = dst + j * dim;
-    for (int64_t i = 0; i < dim_vec; i += lanes) hn::StoreU(LoadKv(d, row + i), d, out + i);
-    for (int64_t i = dim_vec; i < dim; ++i) out[i] = KvScalar(row + i);
-  }
-}
-
-// Requests the cache lines of n_rows K or V rows. Rows of one kv head are 256-512 bytes
-// scattered n_head_kv * head_dim elements apart, a pattern the hardware prefetchers follow
-// poorly; asking one tile ahead lifts decode from ~4 GB/s towards the streaming bandwidth.
+// Requests the cache lines of `dim` elements of each of n_rows K or V rows. A pass reads a
+// slice of each cache row, rows a stride apart; the hardware prefetchers only partly follow
+// that, and asking one tile ahead measured 10-30% faster decodes at 4k-16k rows.
 template <typename KvT>
 HWY_INLINE void PrefetchRows(const KvT* src, int64_t stride, int64_t n_rows, int64_t dim) {
   constexpr int64_t kLine = 64 / sizeof(KvT);  // elements per 64-byte cache line
@@ -227,10 +313,10 @@ struct HeadState {
   float* acc;
 };
 
-// Folds one tile into `st`: p holds the tile's n_rows scores on entry (with room for
-// padding to whole vectors) and is overwritten with exp(score - m_new).
-HWY_INLINE void SoftmaxStep(DF d, float* p, int64_t n_rows, const float* v, int64_t v_stride,
-                            int64_t dim, HeadState& st) {
+// First half of folding a tile into `st`: p holds the tile's n_rows scores on entry (with
+// room for padding to whole vectors) and leaves with the weights exp(score - m_new); acc and
+// l are rescaled to the new max and l gains the weights. The caller then adds p . V to acc.
+HWY_INLINE void SoftmaxWeights(DF d, float* p, int64_t n_rows, int64_t dim, HeadState& st) {
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
   const int64_t n_padded = (n_rows + lanes - 1) / lanes * lanes;
   for (int64_t j = n_rows; j < n_padded; ++j) p[j] = -HUGE_VALF;  // Exp gives 0
@@ -256,62 +342,63 @@ HWY_INLINE void SoftmaxStep(DF d, float* p, int64_t n_rows, const float* v, int6
     sum = hn::Add(sum, e);
   }
   st.l += hn::GetLane(hn::SumOfLanes(d, sum));
-  AccumulateV(d, p, v, v_stride, n_rows, dim, st.acc);
 }
 
-// Query heads h0 .. h0 + nb - 1 of token t, all reading kv head h0 / group.
+// Query heads h0 .. h0 + nb - 1 of token t, nb * head_dim <= kPassFloats; they may span
+// several kv groups. Each tile of kv rows is visited once for all of them, so the part of
+// each cache row that the pass needs is read in one sequential sweep (per kv head instead,
+// a decode at 16k rows reads 256-byte pieces 2 KiB apart and drops to ~2 GB/s).
 template <typename KvT>
 void AttendHeads(const AttentionArgs& a, const Resolved& r, int64_t t, int64_t h0, int64_t nb) {
-  constexpr bool kF16 = std::is_same_v<KvT, hwy::float16_t>;
   const DF d;
   const int64_t dim = a.head_dim;
-  const int64_t g = h0 / r.group;
   const int64_t len = int64_t(a.pos[t]) + 1;  // causal limit, validated < n_kv
-  const KvT* k = static_cast<const KvT*>(a.k) + g * dim;
-  const KvT* v = static_cast<const KvT*>(a.v) + g * dim;
+  const int64_t g_first = h0 / r.group;
+  const int64_t g_span = (h0 + nb - 1) / r.group - g_first + 1;  // kv heads touched
+  const KvT* k = static_cast<const KvT*>(a.k);
+  const KvT* v = static_cast<const KvT*>(a.v);
 
-  HWY_ALIGN float qs[kMaxBatch][kAttentionMaxHeadDim];   // q * scale
-  HWY_ALIGN float acc[kMaxBatch][kAttentionMaxHeadDim];  // unnormalized output
+  HWY_ALIGN float qs[kPassFloats];   // [nb][dim] q * scale
+  HWY_ALIGN float acc[kPassFloats];  // [nb][dim] unnormalized output
   // Scores, then probabilities, of one tile; padded so the Exp loop runs whole vectors.
-  HWY_ALIGN float p[kTile + HWY_MAX_BYTES / sizeof(float)];
-  // F16 tiles widened once per batch (unused for F32, which is read in place).
-  HWY_ALIGN float k_tile[kF16 ? kTile * kAttentionMaxHeadDim : 1];
-  HWY_ALIGN float v_tile[kF16 ? kTile * kAttentionMaxHeadDim : 1];
-  HeadState st[kMaxBatch];
+  HWY_ALIGN float p[2][kTile + HWY_MAX_BYTES / sizeof(float)];
+  HeadState st[kMaxPassHeads];
   for (int64_t b = 0; b < nb; ++b) {
     const float* q = a.q + t * r.q_stride + (h0 + b) * dim;
     for (int64_t i = 0; i < dim; ++i) {
-      qs[b][i] = q[i] * r.scale;
-      acc[b][i] = 0.0f;
+      qs[b * dim + i] = q[i] * r.scale;
+      acc[b * dim + i] = 0.0f;
     }
-    st[b] = HeadState{.m = -HUGE_VALF, .l = 0.0f, .acc = acc[b]};
+    st[b] = HeadState{.m = -HUGE_VALF, .l = 0.0f, .acc = acc + b * dim};
   }
 
   for (int64_t j0 = 0; j0 < len; j0 += kTile) {
     const int64_t n_rows = std::min(kTile, len - j0);
-    if (j0 + kTile < len) {
-      const int64_t next_rows = std::min(kTile, len - j0 - kTile);
-      PrefetchRows(k + (j0 + kTile) * r.k_stride, r.k_stride, next_rows, dim);
-      PrefetchRows(v + (j0 + kTile) * r.v_stride, r.v_stride, next_rows, dim);
+    const int64_t j_next = j0 + kPrefetchTiles * kTile;
+    if (j_next < len) {
+      const int64_t next_rows = std::min(kTile, len - j_next);
+      const int64_t offset = g_first * dim;
+      PrefetchRows(k + j_next * r.k_stride + offset, r.k_stride, next_rows, g_span * dim);
+      PrefetchRows(v + j_next * r.v_stride + offset, r.v_stride, next_rows, g_span * dim);
     }
-    const float* kt;
-    const float* vt;
-    int64_t k_stride, v_stride;
-    if constexpr (kF16) {
-      WidenRows(d, k + j0 * r.k_stride, r.k_stride, n_rows, dim, k_tile);
-      WidenRows(d, v + j0 * r.v_stride, r.v_stride, n_rows, dim, v_tile);
-      kt = k_tile;
-      vt = v_tile;
-      k_stride = v_stride = dim;
-    } else {
-      kt = k + j0 * r.k_stride;
-      vt = v + j0 * r.v_stride;
-      k_stride = r.k_stride;
-      v_stride = r.v_stride;
-    }
-    for (int64_t b = 0; b < nb; ++b) {
-      Scores(d, qs[b], kt, k_stride, n_rows, dim, p);
-      SoftmaxStep(d, p, n_rows, vt, v_stride, dim, st[b]);
+    int64_t b = 0;
+    while (b < nb) {
+      const int64_t g = (h0 + b) / r.group;
+      const KvT* kt = k + j0 * r.k_stride + g * dim;
+      const KvT* vt = v + j0 * r.v_stride + g * dim;
+      float* acc_b = acc + b * dim;
+      if (b + 1 < nb && (h0 + b + 1) / r.group == g) {  // two heads of one group
+        Scores2(d, qs + b * dim, qs + (b + 1) * dim, kt, r.k_stride, n_rows, dim, p[0], p[1]);
+        SoftmaxWeights(d, p[0], n_rows, dim, st[b]);
+        SoftmaxWeights(d, p[1], n_rows, dim, st[b + 1]);
+        AccumulateV2(d, p[0], p[1], vt, r.v_stride, n_rows, dim, acc_b, acc_b + dim);
+        b += 2;
+      } else {
+        Scores(d, qs + b * dim, kt, r.k_stride, n_rows, dim, p[0]);
+        SoftmaxWeights(d, p[0], n_rows, dim, st[b]);
+        AccumulateV(d, p[0], vt, r.v_stride, n_rows, dim, acc_b);
+        b += 1;
+      }
     }
   }
 
@@ -319,19 +406,19 @@ void AttendHeads(const AttentionArgs& a, const Resolved& r, int64_t t, int64_t h
     float* out = a.out + t * r.o_stride + (h0 + b) * dim;
     // l >= 1: the row holding the max contributes exp(0) = 1.
     const float inv_l = 1.0f / st[b].l;
-    for (int64_t i = 0; i < dim; ++i) out[i] = acc[b][i] * inv_l;
+    for (int64_t i = 0; i < dim; ++i) out[i] = acc[b * dim + i] * inv_l;
   }
 }
 
 void Attention(const AttentionArgs& a, int64_t item_begin, int64_t item_end) {
   const Resolved r = attention_internal::resolve(a);
+  const int64_t max_pass_heads = std::min(kMaxPassHeads, kPassFloats / a.head_dim);
   int64_t i = item_begin;
   while (i < item_end) {
     const int64_t t = i / a.n_head;
     const int64_t h = i % a.n_head;
-    // Extend the batch to the end of h's kv group, the range, or kMaxBatch heads.
-    const int64_t group_end = (h / r.group + 1) * r.group;
-    const int64_t nb = std::min({group_end - h, item_end - i, kMaxBatch});
+    // As many heads of token t as the range and the on-stack state allow.
+    const int64_t nb = std::min({a.n_head - h, item_end - i, max_pass_heads});
     if (a.kv_type == DType::F16) {
       AttendHeads<hwy::float16_t>(a, r, t, h, nb);
     } else {

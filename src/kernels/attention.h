@@ -45,14 +45,15 @@ struct AttentionArgs {
 // Checks sizes, strides, pointers and every pos[t]; call once before splitting work.
 Status validate_attention_args(const AttentionArgs& a);
 
-// Work item i is (token i / n_head, head i % n_head). Consecutive heads of one kv group
-// in a range share each K/V tile while it is in L1, so ranges aligned to
-// n_head / n_head_kv read the cache once per group: the kernel is memory-bound at decode
-// (every K/V byte is used for only 2 * group flops per element) and L2-bound in prefill.
+// Work item i is (token i / n_head, head i % n_head). The heads of one token inside a range
+// share one sweep over the kv rows (up to 32 heads of dim 128 per sweep), and the two heads
+// of a pair within a kv group share every K/V load. At decode the kernel is memory-bound:
+// each K/V element feeds 4 flops per query head of its group. Ranges aligned to kv groups
+// (multiples of n_head / n_head_kv) read each cache byte once per token.
 inline int64_t attention_work_items(const AttentionArgs& a) { return a.n_tokens * a.n_head; }
 
 // Writes out rows of items [item_begin, item_end). `a` must pass validate_attention_args.
-// Stack use ~20 KiB; no allocation.
+// Stack use ~34 KiB; no allocation.
 void attention(const AttentionArgs& a, int64_t item_begin, int64_t item_end);
 
 // All work items on the calling thread.
