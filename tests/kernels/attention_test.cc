@@ -208,9 +208,25 @@ TEST_P(AttentionTest, PrefillBlockWithStridesMatchesReference) {
   }
 }
 
-// Keys aligned with the query and growing along the sequence: scores rise to ~|q| * 8 * 1
-// per dim, so the running max moves on every tile and old partial sums are rescaled by
-// factors far below 1 (FlashAttention's correction step is what this exercises).
+// 40 heads of dim 256 do not fit one pass (16 heads of dim 256 per sweep), and a group of 5
+// mixes head pairs with a single head: every way the kernel carves up a token is covered.
+TEST_P(AttentionTest, ManyHeadsOddGroupsMatchReference) {
+  for (DType type : {DType::F16, DType::F32}) {
+    Problem p = make_problem(Shape{.n_tokens = 2,
+                                   .n_head = 40,
+                                   .n_head_kv = 8,
+                                   .head_dim = 256,
+                                   .len = 40,
+                                   .kv_type = type},
+                             21);
+    check_against_reference(p, GetParam(), "many heads");
+    if (HasFatalFailure()) return;
+  }
+}
+
+// Keys aligned with the query and growing along the sequence: scores climb linearly to
+// ~64 * E|q| / sqrt(64) = 32 at row 200, so every 16-row tile raises the running max by ~2.6
+// and the partial sums are rescaled by ~e^-2.6 each time (FlashAttention's correction step).
 TEST_P(AttentionTest, RisingLargeScoresMatchReference) {
   for (DType type : {DType::F16, DType::F32}) {
     Problem p = make_problem(Shape{.n_head = 1,
