@@ -111,7 +111,7 @@ Layout walk(const Bytes& b) {
 
 // ---- Helpers ----
 
-std::string error_of(const Bytes& b) {
+std::string error_of(std::span<const uint8_t> b) {
   StatusOr<GgufFile> f = GgufFile::from_bytes(b);
   return f.ok() ? std::string("<ok>") : f.status().message();
 }
@@ -354,6 +354,47 @@ TEST(GgufCorruptTest, DefinedButUnsupportedTypeIsReadable) {
   EXPECT_EQ(f->tensors()[0].dtype, DType::IQ2_XXS);
   EXPECT_EQ(f->tensors()[0].bytes, 2u * 66);
   EXPECT_FALSE(dtype_info(f->tensors()[0].dtype).supported);
+}
+
+// The same targeted breakage on every real fixture (llama.cpp- and gguf-py-written), so
+// the field walker and the checks are exercised on real layouts, not only on ours.
+TEST(GgufCorruptTest, RealFixturesBrokenAtKnownFields) {
+  std::vector<std::string> files = testing::fixture_ggufs("models");
+  for (const std::string& f : testing::fixture_ggufs("vocab")) files.push_back(f);
+  if (files.empty()) GTEST_SKIP() << "fixtures missing: " << testing::fixtures_dir();
+  for (const std::string& path : files) {
+    SCOPED_TRACE(path);
+    Bytes b = testing::read_bytes(path);
+    ASSERT_EQ(error_of(b), "<ok>");
+    const Layout l = walk(b);
+    auto with = [&](size_t at, uint64_t v, int width, const std::string& want) {
+      const Bytes saved(b.begin() + at, b.begin() + at + width);
+      if (width == 8) put_u64(&b, at, v);
+      if (width == 4) put_u32(&b, at, uint32_t(v));
+      EXPECT_GGUF_ERROR(b, want);
+      std::copy(saved.begin(), saved.end(), b.begin() + at);
+    };
+    with(16, uint64_t(1) << 60, 8, "header claims 1152921504606846976 metadata entries");
+    with(l.kvs[0].type_at, 13, 4, "has invalid value type 13");
+    with(l.kv("tokenizer.ggml.tokens").value_at + 4, uint64_t(1) << 59, 8,
+         "key 'tokenizer.ggml.tokens': array of 576460752303423488 str elements");
+    with(l.kv("tokenizer.ggml.tokens").value_at + 12, b.size(), 8,
+         "key 'tokenizer.ggml.tokens' element 0: string length");
+    if (l.tensors.empty()) continue;
+    const TensorAt& first = l.tensors.front();
+    const TensorAt& last = l.tensors.back();
+    with(first.n_dims_at, 5, 4, "tensor '" + first.name + "' has n_dims 5");
+    with(last.type_at, 200, 4, "tensor '" + last.name + "' has unknown type id 200");
+    with(last.offset_at, get_u64(b, last.offset_at) + 1, 8, "tensor '" + last.name + "' offset");
+    with(last.offset_at, uint64_t(1) << 50, 8,
+         "tensor '" + last.name + "' (offset 1125899906842624");
+    with(l.tensors[1].offset_at, get_u64(b, first.offset_at), 8, "overlap");
+    with(first.dims_at, 0, 8, "tensor '" + first.name + "' dimension 0 is 0");
+    // Truncation in the middle of the data section (a view: copying would cost more than
+    // the parse).
+    EXPECT_GGUF_ERROR(std::span<const uint8_t>(b.data(), (l.infos_end + b.size()) / 2),
+                      "extends past the end of the file");
+  }
 }
 
 // Which message a prefix of a valid file must produce, by where the cut falls.
