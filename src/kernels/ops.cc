@@ -39,15 +39,14 @@ HWY_INLINE void StoreTail(DF d, VF v, float* p, size_t count) {
 
 // y[i] = f(x[i]); y may alias x because each vector is loaded before it is stored.
 template <class Func>
-HWY_INLINE void MapUnary(const float* x, float* y, int64_t n_signed, float tail_fill,
-                         const Func& f) {
+HWY_INLINE void MapUnary(const float* x, float* y, int64_t n_signed, const Func& f) {
   if (n_signed <= 0) return;
   const size_t n = static_cast<size_t>(n_signed);
   const DF d;
   const size_t lanes = hn::Lanes(d);
   size_t i = 0;
   for (; i + lanes <= n; i += lanes) hn::StoreU(f(d, hn::LoadU(d, x + i)), d, y + i);
-  if (i < n) StoreTail(d, f(d, LoadTail(d, x + i, n - i, tail_fill)), y + i, n - i);
+  if (i < n) StoreTail(d, f(d, LoadTail(d, x + i, n - i, 0.0f)), y + i, n - i);
 }
 
 template <class Func>
@@ -98,7 +97,7 @@ void RmsNorm(const float* x, const float* weight, float* y, int64_t n, float eps
   const DF d;
   const VF vinv = hn::Set(d, inv);
   if (weight == nullptr) {
-    MapUnary(x, y, n, 0.0f, [vinv](DF, VF v) { return hn::Mul(v, vinv); });
+    MapUnary(x, y, n, [vinv](DF, VF v) { return hn::Mul(v, vinv); });
   } else {
     MapBinary(x, weight, y, n, [vinv](DF, VF v, VF w) { return hn::Mul(hn::Mul(v, vinv), w); });
   }
@@ -223,16 +222,16 @@ void Softmax(float* x, int64_t n_signed) {
   }
   const float sum = hn::GetLane(hn::SumOfLanes(d, hn::Add(s0, s1)));
   const VF inv = hn::Set(d, 1.0f / sum);
-  MapUnary(x, x, n_signed, 0.0f, [inv](DF, VF v) { return hn::Mul(v, inv); });
+  MapUnary(x, x, n_signed, [inv](DF, VF v) { return hn::Mul(v, inv); });
 }
 
 void ExpF32(const float* x, float* y, int64_t n) {
-  MapUnary(x, y, n, 0.0f, [](DF d, VF v) { return ExpClamped(d, v); });
+  MapUnary(x, y, n, [](DF d, VF v) { return ExpClamped(d, v); });
 }
 
 // Compute-bound (Exp + divide per element) while the data is in cache.
 void SiluKernel(const float* x, float* y, int64_t n) {
-  MapUnary(x, y, n, 0.0f, [](DF d, VF v) { return Silu(d, v); });
+  MapUnary(x, y, n, [](DF d, VF v) { return Silu(d, v); });
 }
 
 void Swiglu(const float* gate, const float* up, float* out, int64_t n) {
@@ -240,7 +239,7 @@ void Swiglu(const float* gate, const float* up, float* out, int64_t n) {
 }
 
 void GeluKernel(const float* x, float* y, int64_t n) {
-  MapUnary(x, y, n, 0.0f, [](DF d, VF v) { return Gelu(d, v); });
+  MapUnary(x, y, n, [](DF d, VF v) { return Gelu(d, v); });
 }
 
 void AddKernel(const float* a, const float* b, float* y, int64_t n) {
@@ -253,7 +252,7 @@ void MulKernel(const float* a, const float* b, float* y, int64_t n) {
 
 void ScaleKernel(float* x, float s, int64_t n) {
   const VF vs = hn::Set(DF(), s);
-  MapUnary(x, x, n, 0.0f, [vs](DF, VF v) { return hn::Mul(v, vs); });
+  MapUnary(x, x, n, [vs](DF, VF v) { return hn::Mul(v, vs); });
 }
 
 float DotKernel(const float* a, const float* b, int64_t n) {

@@ -66,12 +66,13 @@ void rope_apply(const RopeParams& p, const float* table, float* x, int64_t n_hea
 // -inf entries (masked) become exactly 0.
 void softmax(float* x, int64_t n);
 
-// y = exp(x). Highway's `Exp`, max error 1 ulp for x in [-87, 88.7] (stated by Highway and
-// checked by ops_test); 0 below -104, +inf above 88.73, like std::exp.
+// y = exp(x). Highway's `Exp`: max error 1 ulp for x in [-87, 88.7] (Highway's claim; 0.68
+// ulp measured by ops_test's sweep); 0 below -104, +inf above 88.73, like std::exp.
 void exp_f32(const float* x, float* y, int64_t n);
 
 // y = x * sigmoid(x) (SiLU / swish). Stable for any finite x: sigmoid is built from
-// exp(-|x|), which never overflows. y may alias x.
+// exp(-|x|), which never overflows. Relative error <= 5 * 2^-24 (3.4 measured) while
+// exp(-|x|) is a normal float (x > -87.3). y may alias x.
 void silu(const float* x, float* y, int64_t n);
 
 // out = silu(gate) * up, the SwiGLU gated FFN (Shazeer 2020). out may alias gate or up.
@@ -79,7 +80,9 @@ void swiglu(const float* gate, const float* up, float* out, int64_t n);
 
 // GELU, tanh approximation as GGML computes it:
 // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), evaluated as x * sigmoid(2u), which is
-// the same function without the cancellation in 1 + tanh(u) for negative x.
+// the same function without the cancellation in 1 + tanh(u) for negative x. Relative error
+// <= (5 + 3|2u|) * 2^-24: the float rounding of u is amplified where the result ~ x e^{2u}
+// (15 * 2^-24 measured for x > -3, 207 * 2^-24 in the far negative tail).
 void gelu(const float* x, float* y, int64_t n);
 
 // --- Elementwise and BLAS-1 --------------------------------------------------------------
