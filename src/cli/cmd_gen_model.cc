@@ -1,11 +1,13 @@
 // `muse gen-model`: flags -> GenModelOptions -> model/gen_model. Flags take `--flag value`
 // or `--flag=value`; every number is parsed strictly so `--n-embd 1k` is an error, not 1.
 // Exit codes: 0 written, 1 the model could not be made or written, 2 usage error.
+#include <cerrno>
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "cli/commands.h"

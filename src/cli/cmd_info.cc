@@ -207,7 +207,7 @@ void print_text(const std::string& path, const GgufFile& f, bool all) {
       type += gguf_type_name(kv.value.element_type());
       type += ']';
     }
-    const std::string value = gguf_value_to_string(kv.value, max_elements);
+    const std::string value = gguf_value_to_string(kv.value, max_elements, all ? SIZE_MAX : 120);
     std::printf("  %-44.*s %-9s %s\n", int(kv.key.size()), kv.key.data(), type.c_str(),
                 value.c_str());
   }

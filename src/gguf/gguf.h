@@ -173,7 +173,9 @@ class GgufFile {
 };
 
 // Human-readable rendering of a value, for `muse info` and error messages: strings quoted
-// and escaped, arrays longer than `max_elements` summarized as `[str × 32000] ["<unk>", ...]`.
-std::string gguf_value_to_string(const GgufValue& v, size_t max_elements = 8);
+// and escaped (cut after `max_string_bytes`), arrays longer than `max_elements` summarized
+// as `[str × 32000] ["<unk>", ...]`.
+std::string gguf_value_to_string(const GgufValue& v, size_t max_elements = 8,
+                                 size_t max_string_bytes = 120);
 
 }  // namespace muse

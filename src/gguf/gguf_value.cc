@@ -289,10 +289,9 @@ StatusOr<std::vector<float>> GgufFile::get_f32_array(std::string_view key) const
 
 namespace {
 
-void append_quoted(std::string* out, std::string_view s) {
-  constexpr size_t kMaxChars = 120;  // chat templates run to kilobytes; info shows the start
+void append_quoted(std::string* out, std::string_view s, size_t max_bytes) {
   *out += '"';
-  for (size_t i = 0; i < s.size() && i < kMaxChars; ++i) {
+  for (size_t i = 0; i < s.size() && i < max_bytes; ++i) {
     const unsigned char c = s[i];
     if (c == '"' || c == '\\') {
       *out += '\\';
@@ -310,13 +309,13 @@ void append_quoted(std::string* out, std::string_view s) {
     }
   }
   *out += '"';
-  if (s.size() > kMaxChars) *out += "... (" + std::to_string(s.size()) + " bytes)";
+  if (s.size() > max_bytes) *out += "... (" + std::to_string(s.size()) + " bytes)";
 }
 
-void append_scalar(std::string* out, const GgufValue& v) {
+void append_scalar(std::string* out, const GgufValue& v, size_t max_string_bytes) {
   char buf[64];
   if (v.type() == GgufType::kString) {
-    append_quoted(out, *v.as_string());
+    append_quoted(out, *v.as_string(), max_string_bytes);
   } else if (v.type() == GgufType::kBool) {
     *out += *v.as_bool() ? "true" : "false";
   } else if (v.type() == GgufType::kF32) {
@@ -341,10 +340,10 @@ void append_scalar(std::string* out, const GgufValue& v) {
 
 }  // namespace
 
-std::string gguf_value_to_string(const GgufValue& v, size_t max_elements) {
+std::string gguf_value_to_string(const GgufValue& v, size_t max_elements, size_t max_string_bytes) {
   std::string out;
   if (!v.is_array()) {
-    append_scalar(&out, v);
+    append_scalar(&out, v, max_string_bytes);
     return out;
   }
   const uint64_t n = v.size();
@@ -359,7 +358,7 @@ std::string gguf_value_to_string(const GgufValue& v, size_t max_elements) {
   for (uint64_t i = 0; i < n && i < max_elements; ++i) {
     if (i) out += ", ";
     const GgufValue e = v.element(i);
-    out += e.is_array() ? gguf_value_to_string(e, max_elements) : gguf_value_to_string(e, 0);
+    out += gguf_value_to_string(e, max_elements, max_string_bytes);
   }
   if (n > max_elements) out += ", ...";
   out += ']';

@@ -49,6 +49,10 @@ TEST(InfoTest, Stories260K) {
   EXPECT_TRUE(contains(r.out, "[str \xC3\x97 512] [\"<unk>\", \"<s>\", \"</s>\""));
   EXPECT_TRUE(contains(r.out, "blk.4.ffn_down.weight")) << r.out;
   EXPECT_TRUE(contains(r.out, "[172, 64]"));
+  EXPECT_FALSE(contains(r.out, "\"<0xFF>\""));  // token 258: beyond the summary
+  const testing::RunResult all = run_muse("info --all " + shell_quote(path));
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  EXPECT_TRUE(contains(all.out, "\"<0xFE>\", \"<0xFF>\""));
 
   const testing::RunResult j = run_muse("info --json " + shell_quote(path));
   ASSERT_EQ(j.exit_code, 0) << j.err;

@@ -132,5 +132,20 @@ TEST(GgufReaderTest, ValueRendering) {
             "[str \xC3\x97 512] [\"<unk>\", \"<s>\", \"</s>\", ...]");
 }
 
+TEST(GgufReaderTest, RenderingEscapesAndClipsStrings) {
+  const std::string long_text(200, 'x');
+  const GgufValue v = GgufValue::string(long_text);
+  EXPECT_EQ(gguf_value_to_string(v), "\"" + std::string(120, 'x') + "\"... (200 bytes)");
+  EXPECT_EQ(gguf_value_to_string(v, 8, SIZE_MAX), "\"" + long_text + "\"");
+  const std::string odd("a\"\\\n\t\x01\xE2\x96\x81", 9);
+  EXPECT_EQ(gguf_value_to_string(GgufValue::string(odd)), "\"a\\\"\\\\\\n\\t\\x01\xE2\x96\x81\"");
+  const uint8_t raw[] = {1, 0, 2};
+  EXPECT_EQ(gguf_value_to_string(GgufValue::numeric_array(GgufType::kBool, raw, 3)),
+            "[true, false, true]");
+  EXPECT_EQ(gguf_value_to_string(GgufValue::scalar(GgufType::kI8, 0xFF)), "-1");
+  EXPECT_EQ(gguf_value_to_string(GgufValue::scalar(GgufType::kU64, UINT64_MAX)),
+            "18446744073709551615");
+}
+
 }  // namespace
 }  // namespace muse
