@@ -1,7 +1,7 @@
 // SIMD dot-product tiles for the K-quants (Q2_K..Q6_K weights against Q8_K activations), the
 // `DotTileArgs` contract of qdot.h. Integer arithmetic is exactly quant/dot_ref.cc's; only
 // the order of the float sums differs. One Highway foreach_target file: x86 intrinsics on
-// AVX2/AVX3, a portable Highway path elsewhere, dispatched once per call via HWY_EXPORT.
+// AVX2/AVX3, a portable Highway path elsewhere, picked by HWY_DYNAMIC_DISPATCH.
 //
 // x86: every super-block of one weight row is unpacked 32 quants at a time into unsigned
 // bytes and multiplied with each of the tile's activation columns by `vpmaddubsw`; the
@@ -37,6 +37,10 @@ HWY_BEFORE_NAMESPACE();
 namespace muse {
 namespace HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
+// Internal linkage for everything but the exported entry points: qdot.cc defines its own
+// helpers in this same per-target namespace, and same-named inline functions with different
+// bodies in two files would silently violate the ODR.
+namespace {
 
 // Calls f(std::integral_constant<int, i>) for i = 0..N-1, so that shift counts and shuffle
 // indices derived from i are compile-time constants (immediate operands on x86).
@@ -54,7 +58,9 @@ constexpr size_t kPrefetchBytes = 4096;
 
 template <class Block>
 HWY_INLINE void KPrefetch(const Block& b) {
-  const char* p = reinterpret_cast<const char*>(&b) + kPrefetchBytes;
+  // Integer arithmetic: the address may lie past the end of the weights, where a prefetch
+  // is harmless but forming the pointer by pointer arithmetic would not be.
+  const auto* p = reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(&b) + kPrefetchBytes);
   for (size_t offset = 0; offset < sizeof(Block); offset += 64) hwy::Prefetch(p + offset);
 }
 
@@ -126,11 +132,8 @@ HWY_INLINE __m256i KShift16(__m256i v) {
   return v;
 }
 
-// `words` holds eight int16 scales in both 128-bit halves. Returns a vector whose low half
-// is scale kLo broadcast and whose high half is scale kHi: what `vpmaddwd` needs to scale
-// the 16 pair sums of 32 products whose two halves belong to sub-blocks kLo and kHi.
-// The shuffle indices live in memory (a table per instantiation), so `vpshufb` takes them
-// as a memory operand: built with set intrinsics, GCC rematerializes them in the loop.
+// `vpshufb` indices in memory (a table per instantiation), so the shuffle takes them as a
+// memory operand: built with set intrinsics, GCC rematerializes them inside the loop.
 struct alignas(32) KShuffleIndex {
   int8_t bytes[32];
 };
@@ -145,6 +148,9 @@ constexpr KShuffleIndex KPickIndex(int lo, int hi) {
 template <int kLo, int kHi>
 inline constexpr KShuffleIndex kPickIndex = KPickIndex(kLo, kHi);
 
+// `words` holds eight int16 scales in both 128-bit halves. Returns a vector whose low half
+// is scale kLo broadcast and whose high half is scale kHi: what `vpmaddwd` needs to scale
+// the 16 pair sums of 32 products whose two halves belong to sub-blocks kLo and kHi.
 template <int kLo, int kHi>
 HWY_INLINE __m256i KPickScales(__m256i words) {
   return _mm256_shuffle_epi8(
@@ -343,9 +349,11 @@ struct Kernel16 {
         });
       });
       __m256 wd, wdmin;
+      __m256i mins;
       if constexpr (F::kMins) {
         static_assert(offsetof(Block, dmin) == offsetof(Block, d) + sizeof(fp16_t));
         KHalfPairBroadcast(&wb.d, &wd, &wdmin);
+        mins = F::Mins(wb);
       } else {
         wd = KHalfBroadcast(wb.d);
       }
@@ -353,7 +361,7 @@ struct Kernel16 {
         const BlockQ8_K& ab = a[c][b];
         __m256 block = _mm256_mul_ps(wd, _mm256_cvtepi32_ps(isum[c]));
         if constexpr (F::kMins) {
-          const __m256i msum = _mm256_madd_epi16(F::Mins(wb), KLoad(ab.bsums));
+          const __m256i msum = _mm256_madd_epi16(mins, KLoad(ab.bsums));
           block = _mm256_fnmadd_ps(wdmin, _mm256_cvtepi32_ps(msum), block);
         }
         acc[c] = _mm256_fmadd_ps(block, _mm256_broadcast_ss(&ab.d), acc[c]);
@@ -552,6 +560,8 @@ HWY_INLINE void KByCols(const DotTileArgs& p) {
       return KTile<K, 4>(p);
   }
 }
+
+}  // namespace
 
 bool DotTileKQuant(const DotTileArgs& p) {
   switch (p.type) {
