@@ -1,7 +1,9 @@
 // SIMD dot-product tiles for the K-quants (Q2_K..Q6_K weights against Q8_K activations), the
-// `DotTileArgs` contract of qdot.h. Integer arithmetic is exactly quant/dot_ref.cc's; only
-// the order of the float sums differs. One Highway foreach_target file: x86 intrinsics on
-// AVX2/AVX3, a portable Highway path elsewhere, picked by HWY_DYNAMIC_DISPATCH.
+// `DotTileArgs` contract of qdot.h. Integer sums are exactly quant/dot_ref.cc's but reach
+// float as 8 lane partials per super-block, not one total, so results differ by float
+// rounding only (<= 1e-7 of sum |w x| for random-bit blocks against +-127 activations).
+// One Highway foreach_target file: x86 intrinsics on AVX2/AVX3, a portable Highway path
+// elsewhere, picked by HWY_DYNAMIC_DISPATCH.
 //
 // x86: every super-block of one weight row is unpacked 32 quants at a time into unsigned
 // bytes and multiplied with each of the tile's activation columns by `vpmaddubsw`; the
