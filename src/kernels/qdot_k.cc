@@ -1,18 +1,6 @@
-// SIMD dot-product tiles for the K-quants (Q2_K..Q6_K weights against Q8_K activations), the
-// `DotTileArgs` contract of qdot.h. Integer sums are exactly quant/dot_ref.cc's but reach
-// float as 8 lane partials per super-block, not one total, so results differ by float
-// rounding only (<= 1e-7 of sum |w x| for random-bit blocks against +-127 activations).
-// One Highway foreach_target file: x86 intrinsics on AVX2/AVX3, a portable Highway path
-// elsewhere, picked by HWY_DYNAMIC_DISPATCH.
-//
-// x86: every super-block of one weight row is unpacked 32 quants at a time into unsigned
-// bytes and multiplied with each of the tile's activation columns by `vpmaddubsw`; the
-// 16-bit pair sums are then scaled per sub-block by `vpmaddwd` against 16-bit scales, so
-// the scale costs nothing beyond the pair reduction GGML needs anyway. Q3_K and Q6_K levels
-// are stored with an offset (level = u - 4, u - 32 with u unsigned); the offset is folded in
-// exactly through the activation's `bsums`: sum_j sc_j dot(u - o, a)_j
-//   = sum_j sc_j dot(u, a)_j - o * sum_j sc_j bsums_j.
-// The min terms of Q2_K/Q4_K/Q5_K use the same `bsums`, as the reference does.
+// SIMD dot tiles for the K-quants (Q2_K..Q6_K weights, Q8_K activations), qdot.h's contract.
+// Integer sums are exactly quant/dot_ref.cc's; floats differ by rounding only (docs/kernels.md).
+// Highway foreach_target file: x86 intrinsics on AVX2/AVX3, portable Highway code elsewhere.
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/qdot_k.cc"
 #include <cstddef>
@@ -67,6 +55,17 @@ HWY_INLINE void KPrefetch(const Block& b) {
 }
 
 #if MUSE_QDOTK_X86
+
+// Every super-block of one weight row is unpacked 32 quants at a time into unsigned
+// bytes and multiplied with each of the tile's activation columns by `vpmaddubsw`; the
+// 16-bit pair sums are then scaled per sub-block by `vpmaddwd` against 16-bit scales, so
+// the scale costs nothing beyond the pair reduction GGML needs anyway. Q3_K and Q6_K levels
+// are stored with an offset (level = u - 4, u - 32 with u unsigned); the offset is folded in
+// exactly through the activation's `bsums`: sum_j sc_j dot(u - o, a)_j
+//   = sum_j sc_j dot(u, a)_j - o * sum_j sc_j bsums_j.
+// The min terms of Q2_K/Q4_K/Q5_K use the same `bsums`, as the reference does.
+// Lane partials are converted to float per super-block; with the folded offsets a lane can
+// pass 2^24 for extreme inputs, so the conversion may round where the reference's does not.
 
 // fp16 super-scales broadcast to all lanes, once per super-block row: each column then
 // pays one multiply by its own activation scale, with no scalar-to-vector moves.
