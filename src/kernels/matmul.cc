@@ -38,9 +38,15 @@ void matmul(ThreadPool& pool, MatmulScratch& scratch, const QMatrix& w, const fl
   const size_t w_stride = row_bytes(w.type, w.n_k);
   const uint8_t* wbytes = static_cast<const uint8_t*>(w.data);
   // Chunks of whole tiles; enough chunks per thread that the atomic counter can balance a
-  // slow core, few enough that each chunk streams a long contiguous run of weights.
+  // slow core, few enough that each chunk streams a long contiguous run of weights (the
+  // hardware prefetcher needs a few KB of a stream to ramp up, so small chunks of the
+  // 1-3 MB matrices of a small model cost ~40% of decode bandwidth): at least
+  // kMinChunkBytes per chunk, at most 8 chunks per thread.
+  constexpr int64_t kMinChunkBytes = 256 << 10;
   const int64_t n_tiles = (w.n_rows + kTileRows - 1) / kTileRows;
-  const int64_t n_chunks = std::min<int64_t>(n_tiles, int64_t(pool.size()) * 8);
+  const int64_t by_size = int64_t(w_stride) * w.n_rows / kMinChunkBytes;
+  const int64_t n_chunks = std::min<int64_t>(
+      n_tiles, std::clamp<int64_t>(by_size, pool.size(), int64_t(pool.size()) * 8));
   const int64_t tiles_per_chunk = (n_tiles + n_chunks - 1) / n_chunks;
 
   pool.run(n_chunks, [&](int64_t chunk, int) {

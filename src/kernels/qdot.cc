@@ -12,6 +12,7 @@
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/qdot.cc"
 #include "kernels/qdot.h"
+#include "hwy/cache_control.h"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
 #include "quant/blocks.h"
@@ -215,6 +216,18 @@ HWY_INLINE __m128 HalvesToFloats(fp16_t h0, fp16_t h1, fp16_t h2, fp16_t h3) {
   return _mm_cvtph_ps(_mm_setr_epi16(short(h0), short(h1), short(h2), short(h3), 0, 0, 0, 0));
 }
 
+// Software prefetch kPrefetchBytes ahead of each weight row, once per cache line's worth
+// of blocks. Hardware prefetchers stop at 4 KB page boundaries; model weights live in a
+// file mapping with 4 KB pages (no transparent huge pages for the page cache), where the
+// software prefetch is what keeps decode at DRAM speed. The address is formed in integer
+// arithmetic since it may lie past the end of the weights (harmless for a prefetch).
+constexpr uintptr_t kPrefetchBytes = 4096;
+template <class Block>
+constexpr int64_t kBlocksPerLine = 64 / sizeof(Block);
+HWY_INLINE void PrefetchAhead(const void* p) {
+  hwy::Prefetch(reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(p) + kPrefetchBytes));
+}
+
 // Tile of up to 4 rows x C columns. Fewer rows repeat the last row (wasted work only on the
 // last tile of a matrix whose row count is not a multiple of 4) and store only theirs.
 template <class F, int C>
@@ -229,6 +242,9 @@ HWY_INLINE void LegacyTile(const DotTileArgs& p) {
     w[r] = reinterpret_cast<const Block*>(p.w + std::min(r, p.n_rows - 1) * p.w_stride);
   for (int c = 0; c < C; ++c) a[c] = reinterpret_cast<const BlockQ8A*>(p.a + c * p.a_stride);
   for (int64_t b = 0; b < nb; ++b) {
+    if (b % kBlocksPerLine<Block> == 0) {
+      for (int r = 0; r < 4; ++r) PrefetchAhead(&w[r][b]);
+    }
     __m256i wq[4], wabs[4];
     for (int r = 0; r < 4; ++r) {
       wq[r] = Quants<F>(w[r][b]);
