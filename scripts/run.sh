@@ -13,5 +13,8 @@ if [ ! -f "$model" ]; then
   ./build/release/muse gen-model --arch llama --n-embd 1024 --n-layer 16 --n-head 16 \
     --n-head-kv 4 --n-ff 2816 --n-vocab 32000 --type q8_0 --seed 1 -o "$model"
 fi
-./build/release/muse info "$model" | head -40
+# The full tensor table is long; show the metadata and the first tensors.
+./build/release/muse info "$model" > build/models/info.txt
+sed -n '1,40p' build/models/info.txt
+echo "... (full listing: build/models/info.txt)"
 ./build/release/muse bench -m "$model"
