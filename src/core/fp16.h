@@ -62,7 +62,7 @@ inline float bf16_to_fp32(bf16_t h) { return fp32_from_bits(uint32_t(h) << 16); 
 inline bf16_t fp32_to_bf16(float f) {
   uint32_t w = fp32_to_bits(f);
   if ((w & 0x7fffffffu) > 0x7f800000u) return bf16_t((w >> 16) | 64);  // quiet NaN
-  return bf16_t((w + (0x7fffu + ((w >> 16) & 1))) >> 16);             // round to nearest even
+  return bf16_t((w + (0x7fffu + ((w >> 16) & 1))) >> 16);              // round to nearest even
 }
 
 }  // namespace muse

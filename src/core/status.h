@@ -45,8 +45,8 @@ class [[nodiscard]] Status {
 template <class T>
 class [[nodiscard]] StatusOr {
  public:
-  StatusOr(T value) : value_(std::move(value)) {}             // NOLINT: implicit by design
-  StatusOr(Status status) : status_(std::move(status)) {}     // NOLINT: must be an error
+  StatusOr(T value) : value_(std::move(value)) {}          // NOLINT: implicit by design
+  StatusOr(Status status) : status_(std::move(status)) {}  // NOLINT: must be an error
   bool ok() const { return value_.has_value(); }
   const Status& status() const { return status_; }
   T& value() & { return *value_; }
@@ -62,9 +62,9 @@ class [[nodiscard]] StatusOr {
   Status status_;
 };
 
-#define MUSE_RETURN_IF_ERROR(expr)          \
-  do {                                      \
-    ::muse::Status muse_status_ = (expr);   \
+#define MUSE_RETURN_IF_ERROR(expr)               \
+  do {                                           \
+    ::muse::Status muse_status_ = (expr);        \
     if (!muse_status_.ok()) return muse_status_; \
   } while (0)
 

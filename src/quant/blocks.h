@@ -13,8 +13,8 @@
 
 namespace muse {
 
-constexpr int kQK = 32;    // weights per legacy block
-constexpr int kQK_K = 256;  // weights per K-quant super-block
+constexpr int kQK = 32;           // weights per legacy block
+constexpr int kQK_K = 256;        // weights per K-quant super-block
 constexpr int kKScaleBytes = 12;  // packed 6-bit scales and mins of Q4_K / Q5_K
 
 struct BlockQ4_0 {
@@ -24,8 +24,8 @@ struct BlockQ4_0 {
 static_assert(sizeof(BlockQ4_0) == 18);
 
 struct BlockQ4_1 {
-  fp16_t d;  // scale
-  fp16_t m;  // minimum
+  fp16_t d;             // scale
+  fp16_t m;             // minimum
   uint8_t qs[kQK / 2];  // as Q4_0, unsigned: x = d * q + m
 };
 static_assert(sizeof(BlockQ4_1) == 20);
