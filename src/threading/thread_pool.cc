@@ -21,6 +21,8 @@ namespace {
 constexpr auto kSpinBudget = std::chrono::microseconds(2000);
 // Busy-wait iterations (~10 us) before a waiting thread starts yielding its core.
 constexpr int kPauseSpins = 1000;
+// Task index of a claim word whose job is not open yet; above any task count run() accepts.
+constexpr uint64_t kClosed = 0xffffffffu;
 
 }  // namespace
 
@@ -46,27 +48,46 @@ int ThreadPool::default_threads() {
   return n ? int(n) : 1;
 }
 
-void ThreadPool::work(int worker) {
+// Claim protocol. The claim word is (job sequence << 32) | next task index. The caller
+// opens job S by (1) closing the claim word to (S << 32) | kClosed, (2) publishing the
+// job's function, context and task count (release), (3) opening the claim at (S << 32) | 0
+// (release). A worker reads the claim (acquire), then the job fields (acquire), and runs a
+// task only if its compare-exchange on the unchanged claim word succeeds. If the fields it
+// read were a newer job's, step (1) of that job happened before, so the claim word has
+// changed and the exchange fails: a task never runs with another job's function.
+void ThreadPool::work(uint32_t seq, int worker) {
+  uint64_t claim = claim_.load(std::memory_order_acquire);
   for (;;) {
-    const int64_t task = next_task_.fetch_add(1, std::memory_order_relaxed);
-    if (task >= n_tasks_) break;
-    thunk_(ctx_, task, worker);
+    if (uint32_t(claim >> 32) != seq) return;  // a newer job (or the next one, closed)
+    const int64_t task = int64_t(claim & 0xffffffffu);
+    const Thunk thunk = thunk_.load(std::memory_order_acquire);
+    void* const ctx = ctx_.load(std::memory_order_acquire);
+    const int64_t n_tasks = n_tasks_.load(std::memory_order_acquire);
+    if (task >= n_tasks) return;
+    if (!claim_.compare_exchange_weak(claim, claim + 1, std::memory_order_acq_rel,
+                                      std::memory_order_acquire))
+      continue;
+    thunk(ctx, task, worker);
+    done_.fetch_add(1, std::memory_order_release);
+    claim = claim_.load(std::memory_order_acquire);
   }
 }
 
 void ThreadPool::dispatch(int64_t n_tasks, Thunk thunk, void* ctx) {
-  thunk_ = thunk;
-  ctx_ = ctx;
-  n_tasks_ = n_tasks;
-  next_task_.store(0, std::memory_order_relaxed);
-  pending_workers_.store(n_threads_ - 1, std::memory_order_relaxed);
-  epoch_.fetch_add(1, std::memory_order_release);
+  const uint32_t seq = epoch_.load(std::memory_order_relaxed) + 1;
+  claim_.store((uint64_t(seq) << 32) | kClosed, std::memory_order_release);
+  thunk_.store(thunk, std::memory_order_release);
+  ctx_.store(ctx, std::memory_order_release);
+  n_tasks_.store(n_tasks, std::memory_order_release);
+  done_.store(0, std::memory_order_relaxed);
+  claim_.store(uint64_t(seq) << 32, std::memory_order_release);
+  epoch_.store(seq, std::memory_order_release);
   epoch_.notify_all();
-  work(0);
-  // Wait for the workers to leave the job: they may still be running their last task, and
-  // `ctx` (the caller's lambda) must outlive every call. Yield after a short spin: when the
-  // machine is oversubscribed the worker we wait for may need our core to finish.
-  for (int spins = 0; pending_workers_.load(std::memory_order_acquire) != 0; ++spins) {
+  work(seq, 0);
+  // Wait for tasks other workers claimed and are still running: `ctx` (the caller's
+  // lambda) must outlive every call. Yield after a short spin: on an oversubscribed
+  // machine the worker running the last task may need our core.
+  for (int spins = 0; done_.load(std::memory_order_acquire) != n_tasks; ++spins) {
     if (spins < kPauseSpins)
       MUSE_CPU_RELAX();
     else
@@ -94,8 +115,7 @@ void ThreadPool::worker_loop(int worker) {
     }
     seen = e;
     if (stop_.load(std::memory_order_relaxed)) return;
-    work(worker);
-    pending_workers_.fetch_sub(1, std::memory_order_release);
+    work(e, worker);
   }
 }
 

@@ -51,5 +51,21 @@ TEST(ThreadPool, ManyBackToBackJobs) {
   EXPECT_EQ(total, 20000 * 10);
 }
 
+// More threads than cores: workers are routinely descheduled mid-job and wake up after
+// the caller has moved on. Every job must still run each of its tasks exactly once with
+// its own function (a late worker running an old job's lambda would write into a dead
+// vector, which ASan reports), and a job must not wait for workers that never joined.
+TEST(ThreadPool, OversubscribedJobsStayExact) {
+  ThreadPool pool(8);
+  for (int job = 0; job < 3000; ++job) {
+    const int64_t n = 1 + job % 7;
+    std::vector<std::atomic<int>> hits(n);
+    pool.run(n, [&hits, job](int64_t task, int) {
+      hits[task].fetch_add(1 + job % 3, std::memory_order_relaxed);
+    });
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1 + job % 3) << "job " << job;
+  }
+}
+
 }  // namespace
 }  // namespace muse
