@@ -17,6 +17,7 @@
 #include "hwy/highway.h"
 #include "quant/blocks.h"
 #include "quant/quant.h"
+#include "quant/quant_impl.h"
 
 #undef MUSE_QDOT_X86
 #if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
@@ -95,10 +96,12 @@ struct LoadF16 {
 };
 
 // ---------------------------------------------------------------------------------------
-// Legacy 32-weight blocks against Q8A activations. Each format is a policy that yields the
-// block's 32 quants q as bytes plus how to scale them: every format's block dot is
+// Legacy 32-weight blocks against Q8A activations. Each format is a policy: on x86 the
+// block's 32 quants q come out as raw bytes and every format's block dot is
 //   d_w * d_a * sum(q * q_a) + k * s_a,   s_a = d_a * sum(q_a)
-// with k = 0 (Q8_0, q signed), -8 d_w (Q4_0), -16 d_w (Q5_0), m_w (Q4_1, Q5_1).
+// with k = 0 (Q8_0, q signed), -8 d_w (Q4_0), -16 d_w (Q5_0), m_w (Q4_1, Q5_1). The
+// portable path takes quant/'s signed levels (the reference's own unpacking) instead, so
+// only the minimum term remains.
 
 enum class Offset { kNone, kScaled, kMin };
 
@@ -107,57 +110,35 @@ struct Q8_0Format {
   static constexpr bool kSigned = true;
   static constexpr Offset kOffset = Offset::kNone;
   static constexpr float kOffsetPerD = 0;
-  static void Unpack(const Block& b, int8_t* q) {
-    for (int j = 0; j < kQK; ++j) q[j] = b.qs[j];
-  }
+  static void Levels(const Block& b, int8_t* q) { std::memcpy(q, b.qs, kQK); }
 };
 struct Q4_0Format {
   using Block = BlockQ4_0;
   static constexpr bool kSigned = false;
   static constexpr Offset kOffset = Offset::kScaled;
   static constexpr float kOffsetPerD = -8;
-  static void Unpack(const Block& b, int8_t* q) {  // low nibbles: 0..15, high: 16..31
-    for (int j = 0; j < kQK / 2; ++j) {
-      q[j] = int8_t(b.qs[j] & 0x0F);
-      q[j + kQK / 2] = int8_t(b.qs[j] >> 4);
-    }
-  }
+  static void Levels(const Block& b, int8_t* q) { quant_internal::levels_q4_0(b, q); }
 };
 struct Q4_1Format {
   using Block = BlockQ4_1;
   static constexpr bool kSigned = false;
   static constexpr Offset kOffset = Offset::kMin;
   static constexpr float kOffsetPerD = 0;
-  static void Unpack(const Block& b, int8_t* q) {
-    for (int j = 0; j < kQK / 2; ++j) {
-      q[j] = int8_t(b.qs[j] & 0x0F);
-      q[j + kQK / 2] = int8_t(b.qs[j] >> 4);
-    }
-  }
+  static void Levels(const Block& b, int8_t* q) { quant_internal::levels_q4_1(b, q); }
 };
-// Q5: bit j of the little-endian qh word is the fifth bit of weight j.
-template <class B>
-void UnpackQ5(const B& b, int8_t* q) {
-  uint32_t qh;
-  std::memcpy(&qh, b.qh, sizeof(qh));
-  for (int j = 0; j < kQK / 2; ++j) {
-    q[j] = int8_t((b.qs[j] & 0x0F) | (((qh >> j) & 1) << 4));
-    q[j + kQK / 2] = int8_t((b.qs[j] >> 4) | (((qh >> (j + kQK / 2)) & 1) << 4));
-  }
-}
 struct Q5_0Format {
   using Block = BlockQ5_0;
   static constexpr bool kSigned = false;
   static constexpr Offset kOffset = Offset::kScaled;
   static constexpr float kOffsetPerD = -16;
-  static void Unpack(const Block& b, int8_t* q) { UnpackQ5(b, q); }
+  static void Levels(const Block& b, int8_t* q) { quant_internal::levels_q5_0(b, q); }
 };
 struct Q5_1Format {
   using Block = BlockQ5_1;
   static constexpr bool kSigned = false;
   static constexpr Offset kOffset = Offset::kMin;
   static constexpr float kOffsetPerD = 0;
-  static void Unpack(const Block& b, int8_t* q) { UnpackQ5(b, q); }
+  static void Levels(const Block& b, int8_t* q) { quant_internal::levels_q5_1(b, q); }
 };
 
 template <class F>
@@ -317,9 +298,9 @@ HWY_INLINE void LegacyTile(const DotTileArgs& p) {
     float sum[C] = {};
     for (int64_t b = 0; b < nb; ++b) {
       HWY_ALIGN int8_t q[kQK];
-      F::Unpack(w[b], q);
+      F::Levels(w[b], q);  // quant/'s levels: the _0 formats' offsets are already applied
       const float d = fp16_to_fp32(w[b].d);
-      const float k = F::kOffset == Offset::kScaled ? F::kOffsetPerD * d : BlockMin<F>(w[b]);
+      const float k = BlockMin<F>(w[b]);
       for (int c = 0; c < C; ++c) {
         const BlockQ8A& a = reinterpret_cast<const BlockQ8A*>(p.a + c * p.a_stride)[b];
         sum[c] += d * a.d * float(DotI8(q, a.qs, kQK)) + k * a.s;
