@@ -6,8 +6,8 @@
 // The matrix (32768 x 8192, 151 MB at 4.5 bits per weight) is several times the 32 MB
 // last-level cache for every type, so no part of it survives between iterations.
 //
-//   ./build/release/matmul_bench --benchmark_repetitions=5 \
-//       --benchmark_report_aggregates_only=true
+//   ./build/release/matmul_bench --benchmark_repetitions=5
+//       --benchmark_report_aggregates_only=true   (one command line)
 #include <benchmark/benchmark.h>
 
 #include <cstring>
