@@ -6,11 +6,14 @@
 // memory), and the same matrices with a batch of columns (prefill / batched decode).
 // token_embd is a row lookup at decode time, so it is not streamed unless it is also the
 // output matrix (tied embeddings).
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -28,14 +31,16 @@ struct BenchOptions {
   int batch = 16;
   int reps = 5;
   bool json = false;
+  bool no_mmap = false;
 };
 
 void print_help() {
   std::printf(
-      "usage: muse bench -m MODEL [-t THREADS] [-b BATCH] [-r REPS] [--json]\n\n"
+      "usage: muse bench -m MODEL [-t THREADS] [-b BATCH] [-r REPS] [--no-mmap] [--json]\n\n"
       "Measures memory read bandwidth, then streams every weight matrix of MODEL through\n"
       "the quantized matvec (1 token, as in decode) and matmul (BATCH tokens), REPS times\n"
-      "each, and reports medians.\n");
+      "each, and reports medians. --no-mmap first copies the weights into anonymous memory\n"
+      "(huge pages where the kernel allows) instead of reading the file mapping.\n");
 }
 
 bool parse_int(const char* s, int lo, int hi, int* out) {
@@ -80,6 +85,8 @@ int parse(int argc, char** argv, BenchOptions* o) {
       }
     } else if (a == "--json") {
       o->json = true;
+    } else if (a == "--no-mmap") {
+      o->no_mmap = true;
     } else {
       std::fprintf(stderr, "muse bench: unknown option '%s' (see --help)\n", a.c_str());
       return 2;
@@ -133,6 +140,27 @@ int cmd_bench(int argc, char** argv) {
     std::fprintf(stderr, "muse bench: %s has no weight matrices the kernels support\n",
                  opt.model.c_str());
     return 1;
+  }
+
+  // --no-mmap: one anonymous, 2 MiB-aligned copy of all streamed matrices, so the kernel can
+  // back it with transparent huge pages (a file mapping gets 4 KB pages).
+  std::unique_ptr<uint8_t, decltype(&std::free)> copy(nullptr, &std::free);
+  if (opt.no_mmap) {
+    constexpr size_t kHuge = size_t(2) << 20;
+    const size_t total = (weight_bytes + mats.size() * 64 + kHuge - 1) / kHuge * kHuge;
+    copy.reset(static_cast<uint8_t*>(std::aligned_alloc(kHuge, total)));
+    if (!copy) {
+      std::fprintf(stderr, "muse bench: cannot allocate %zu bytes for --no-mmap\n", total);
+      return 1;
+    }
+    madvise(copy.get(), total, MADV_HUGEPAGE);
+    size_t at = 0;
+    for (QMatrix& m : mats) {
+      const size_t bytes = row_bytes(m.type, m.n_k) * size_t(m.n_rows);
+      std::memcpy(copy.get() + at, m.data, bytes);
+      m.data = copy.get() + at;
+      at += (bytes + 63) / 64 * 64;
+    }
   }
 
   ThreadPool pool(opt.threads);
