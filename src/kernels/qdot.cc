@@ -381,21 +381,6 @@ bool DotTileSimd(const DotTileArgs& p) {
   }
 }
 
-bool HasSimd(DType t) {
-  switch (t) {
-    case DType::Q8_0:
-    case DType::Q4_0:
-    case DType::Q4_1:
-    case DType::Q5_0:
-    case DType::Q5_1:
-    case DType::F32:
-    case DType::F16:
-      return true;
-    default:
-      return false;
-  }
-}
-
 }  // namespace HWY_NAMESPACE
 }  // namespace muse
 HWY_AFTER_NAMESPACE();
@@ -404,11 +389,6 @@ HWY_AFTER_NAMESPACE();
 namespace muse {
 
 HWY_EXPORT(DotTileSimd);
-HWY_EXPORT(HasSimd);
-
-bool dot_tile_has_simd(DType t) {
-  return HWY_DYNAMIC_DISPATCH(HasSimd)(t) || dot_tile_kquant_has_simd(t);
-}
 
 void dot_tile_ref(const DotTileArgs& p) {
   for (int c = 0; c < p.n_cols; ++c)

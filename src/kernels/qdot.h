@@ -27,14 +27,11 @@ struct DotTileArgs {
   size_t out_stride;
 };
 
-// True when `t` has a SIMD kernel on the running CPU's chosen target (else scalar fallback).
-bool dot_tile_has_simd(DType t);
 void dot_tile(const DotTileArgs& args);
 
 // K-quant tiles (Q2_K..Q6_K against Q8_K), in kernels/qdot_k.cc: return false when the
 // type has no SIMD kernel there.
 bool dot_tile_kquant(const DotTileArgs& args);
-bool dot_tile_kquant_has_simd(DType t);
 
 // Scalar reference of dot_tile, through quant/'s vec_dot_ref.
 void dot_tile_ref(const DotTileArgs& args);

@@ -586,11 +586,6 @@ bool DotTileKQuant(const DotTileArgs& p) {
   }
 }
 
-bool HasSimdKQuant(DType t) {
-  return t == DType::Q2_K || t == DType::Q3_K || t == DType::Q4_K || t == DType::Q5_K ||
-         t == DType::Q6_K;
-}
-
 }  // namespace HWY_NAMESPACE
 }  // namespace muse
 HWY_AFTER_NAMESPACE();
@@ -599,10 +594,8 @@ HWY_AFTER_NAMESPACE();
 namespace muse {
 
 HWY_EXPORT(DotTileKQuant);
-HWY_EXPORT(HasSimdKQuant);
 
 bool dot_tile_kquant(const DotTileArgs& p) { return HWY_DYNAMIC_DISPATCH(DotTileKQuant)(p); }
-bool dot_tile_kquant_has_simd(DType t) { return HWY_DYNAMIC_DISPATCH(HasSimdKQuant)(t); }
 
 }  // namespace muse
 #endif  // HWY_ONCE
