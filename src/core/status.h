@@ -68,4 +68,12 @@ class [[nodiscard]] StatusOr {
     if (!muse_status_.ok()) return muse_status_; \
   } while (0)
 
+// lhs = value of a StatusOr expression, or return its error. `lhs` must already exist.
+#define MUSE_ASSIGN_OR_RETURN(lhs, expr)                      \
+  do {                                                        \
+    auto muse_statusor_ = (expr);                             \
+    if (!muse_statusor_.ok()) return muse_statusor_.status(); \
+    lhs = std::move(*muse_statusor_);                         \
+  } while (0)
+
 }  // namespace muse

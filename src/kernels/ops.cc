@@ -10,6 +10,7 @@
 #include "hwy/contrib/math/math-inl.h"
 #include "hwy/highway.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -305,6 +306,9 @@ Status validate_rope_params(const RopeParams& p, int64_t head_dim) {
   if (!(std::isfinite(p.freq_scale) && p.freq_scale > 0.0f)) {
     return Errorf("rope: freq_scale %g must be finite and positive", double(p.freq_scale));
   }
+  if (p.yarn_ext_factor != 0.0f && p.yarn_n_ctx_orig <= 0) {
+    return Errorf("rope: YaRN needs the original context length (got %d)", p.yarn_n_ctx_orig);
+  }
   if (p.freq_factors != nullptr) {
     for (int i = 0; i < p.n_rot / 2; ++i) {
       if (!(std::isfinite(p.freq_factors[i]) && p.freq_factors[i] > 0.0f)) {
@@ -324,12 +328,31 @@ void rope_fill_table(const RopeParams& p, int64_t pos, float* table) {
   // base^(-2i/n_rot) by repeated multiplication in double: relative error ~i * 1e-16, i.e.
   // < 1e-9 rad at pos 1e5, far below float resolution of the result.
   const double step = std::pow(double(p.freq_base), -2.0 / double(n_rot));
+  // YaRN ramp over pair index i: dim pair i turns n_ctx_orig * inv_freq / (2 pi) times over
+  // the original context; solving for i at beta turns gives the ramp's ends.
+  double ramp_lo = 0.0, ramp_hi = 0.0, mscale = p.attn_factor;
+  const bool yarn = p.yarn_ext_factor != 0.0f;
+  if (yarn) {
+    auto dim_at_turns = [&](double turns) {
+      return double(n_rot) * std::log(double(p.yarn_n_ctx_orig) / (turns * 2.0 * M_PI)) /
+             (2.0 * std::log(double(p.freq_base)));
+    };
+    ramp_lo = std::max(0.0, std::floor(dim_at_turns(p.yarn_beta_fast)));
+    ramp_hi = std::min(double(n_rot - 1), std::ceil(dim_at_turns(p.yarn_beta_slow)));
+    mscale *= 1.0 + 0.1 * std::log(1.0 / double(p.freq_scale));
+  }
   double inv_freq = 1.0;
   for (int i = 0; i < half; ++i, inv_freq *= step) {
-    double theta = double(pos) * double(p.freq_scale) * inv_freq;
-    if (p.freq_factors != nullptr) theta /= double(p.freq_factors[i]);
-    const float c = static_cast<float>(std::cos(theta) * p.attn_factor);
-    const float s = static_cast<float>(std::sin(theta) * p.attn_factor);
+    double theta_extrap = double(pos) * inv_freq;
+    if (p.freq_factors != nullptr) theta_extrap /= double(p.freq_factors[i]);
+    double theta = theta_extrap * double(p.freq_scale);
+    if (yarn) {
+      const double t = (double(i) - ramp_lo) / std::max(0.001, ramp_hi - ramp_lo);
+      const double mix = (1.0 - std::clamp(t, 0.0, 1.0)) * double(p.yarn_ext_factor);
+      theta = theta * (1.0 - mix) + theta_extrap * mix;
+    }
+    const float c = static_cast<float>(std::cos(theta) * mscale);
+    const float s = static_cast<float>(std::sin(theta) * mscale);
     if (p.style == RopeStyle::Normal) {
       cos_t[2 * i] = c;
       cos_t[2 * i + 1] = c;

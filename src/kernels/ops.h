@@ -38,9 +38,17 @@ struct RopeParams {
   float freq_base = 10000.0f;           // GGUF `rope.freq_base`
   float freq_scale = 1.0f;              // linear position interpolation: 1 / `rope.scaling.factor`
   const float* freq_factors = nullptr;  // [n_rot / 2] llama3 `rope_freqs`; null = ones
-  // YaRN (Peng et al. 2023) multiplies cos and sin by a magnitude factor; ramp blending
-  // of interpolated and extrapolated angles will add fields here. 1 = plain RoPE.
+  // Magnitude factor on cos and sin (`rope.scaling.attn_factor`); 1 = plain RoPE.
   float attn_factor = 1.0f;
+  // YaRN (Peng et al. 2023, "YaRN: Efficient Context Window Extension"): dims that rotate
+  // more than `yarn_beta_fast` times over the original context keep the extrapolated angle,
+  // those under `yarn_beta_slow` turns take the interpolated one (pos * freq_scale), with a
+  // linear ramp between; cos/sin are scaled by 1 + 0.1 ln(1 / freq_scale). As in GGML's
+  // `rope_yarn`, `yarn_ext_factor` weights the ramp; 0 disables YaRN (linear scaling only).
+  float yarn_ext_factor = 0.0f;
+  float yarn_beta_fast = 32.0f;
+  float yarn_beta_slow = 1.0f;
+  int yarn_n_ctx_orig = 0;  // original training context; required when yarn_ext_factor != 0
 };
 
 // Checks n_rot (even, 1..head_dim), finite positive freq_base and freq_scale.

@@ -28,11 +28,30 @@ void rope_ref(const RopeParams& p, int64_t pos, float* x, int64_t n_head, int64_
   for (int64_t h = 0; h < n_head; ++h) {
     float* xh = x + h * head_stride;
     for (int i = 0; i < half; ++i) {
-      double theta = double(pos) * double(p.freq_scale) *
-                     std::pow(double(p.freq_base), -2.0 * i / double(p.n_rot));
-      if (p.freq_factors != nullptr) theta /= double(p.freq_factors[i]);
-      const double c = std::cos(theta) * p.attn_factor;
-      const double s = std::sin(theta) * p.attn_factor;
+      const double theta_extrap = double(pos) *
+                                  std::pow(double(p.freq_base), -2.0 * i / double(p.n_rot)) /
+                                  (p.freq_factors != nullptr ? double(p.freq_factors[i]) : 1.0);
+      double theta = theta_extrap * double(p.freq_scale);
+      double mscale = p.attn_factor;
+      if (p.yarn_ext_factor != 0.0f) {
+        // YaRN (Peng et al. 2023): the pair index where the dim turns `beta` times over the
+        // original context bounds the blend of extrapolated and interpolated angles.
+        const double two_log_base = 2.0 * std::log(double(p.freq_base));
+        const double lo = std::max(
+            0.0, std::floor(p.n_rot * std::log(p.yarn_n_ctx_orig / (p.yarn_beta_fast * 2 * M_PI)) /
+                            two_log_base));
+        const double hi = std::min(
+            double(p.n_rot - 1),
+            std::ceil(p.n_rot * std::log(p.yarn_n_ctx_orig / (p.yarn_beta_slow * 2 * M_PI)) /
+                      two_log_base));
+        double ramp = (i - lo) / std::max(0.001, hi - lo);
+        ramp = 1.0 - std::min(1.0, std::max(0.0, ramp));
+        const double mix = ramp * p.yarn_ext_factor;
+        theta = theta * (1.0 - mix) + theta_extrap * mix;
+        mscale *= 1.0 + 0.1 * std::log(1.0 / double(p.freq_scale));
+      }
+      const double c = std::cos(theta) * mscale;
+      const double s = std::sin(theta) * mscale;
       // GGML `rope_yarn` + `ggml_rope_cache_init`: mode 0 rotates (2i, 2i+1), NeoX (i, i+half).
       const int a = p.style == RopeStyle::Normal ? 2 * i : i;
       const int b = p.style == RopeStyle::Normal ? 2 * i + 1 : i + half;

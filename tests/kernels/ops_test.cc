@@ -93,7 +93,30 @@ struct RopeCase {
   float base;
   float freq_scale;
   bool factors;
+  bool yarn = false;
 };
+
+// YaRN keeps the fastest-turning dims extrapolated (angle pos * base^0 = pos, unscaled) and
+// interpolates the slowest (pos * freq_scale * base^(-2i/n)), with magnitude
+// 1 + 0.1 ln(1/freq_scale) on both (Peng et al. 2023, eq. 16-19).
+TEST(Rope, YarnEndsAreExtrapolatedAndInterpolated) {
+  const RopeParams p{.style = RopeStyle::NeoX,
+                     .n_rot = 128,
+                     .freq_base = 10000.0f,
+                     .freq_scale = 0.25f,
+                     .yarn_ext_factor = 1.0f,
+                     .yarn_n_ctx_orig = 4096};
+  ASSERT_TRUE(validate_rope_params(p, 128).ok());
+  const int64_t pos = 3000;
+  std::vector<float> table(rope_table_size(p.n_rot));
+  rope_fill_table(p, pos, table.data());
+  const double mscale = 1.0 + 0.1 * std::log(4.0);
+  EXPECT_NEAR(table[0], std::cos(double(pos)) * mscale, 1e-6);
+  const int last = p.n_rot / 2 - 1;
+  const double slow = pos * 0.25 * std::pow(10000.0, -2.0 * last / p.n_rot);
+  EXPECT_NEAR(table[last], std::cos(slow) * mscale, 1e-6);
+  EXPECT_FALSE(validate_rope_params(RopeParams{.n_rot = 64, .yarn_ext_factor = 1.0f}, 64).ok());
+}
 
 TEST_P(OpsTest, RopeMatchesDoubleReference) {
   const RopeCase cases[] = {
@@ -105,6 +128,8 @@ TEST_P(OpsTest, RopeMatchesDoubleReference) {
       {RopeStyle::NeoX, 34, 64, 10000.0f, 1.0f, true},
       {RopeStyle::Normal, 2, 2, 10000.0f, 0.5f, false},
       {RopeStyle::NeoX, 2, 3, 10000.0f, 1.0f, false},
+      {RopeStyle::NeoX, 128, 128, 1e6f, 0.25f, false, true},
+      {RopeStyle::Normal, 64, 64, 10000.0f, 0.125f, true, true},
   };
   constexpr int64_t kHeads = 3;
   for (const RopeCase& c : cases) {
@@ -113,7 +138,9 @@ TEST_P(OpsTest, RopeMatchesDoubleReference) {
                        .n_rot = c.n_rot,
                        .freq_base = c.base,
                        .freq_scale = c.freq_scale,
-                       .freq_factors = c.factors ? factors.data() : nullptr};
+                       .freq_factors = c.factors ? factors.data() : nullptr,
+                       .yarn_ext_factor = c.yarn ? 1.0f : 0.0f,
+                       .yarn_n_ctx_orig = c.yarn ? 4096 : 0};
     ASSERT_TRUE(validate_rope_params(p, c.head_dim).ok());
     const int64_t stride = c.head_dim + 5;  // padding between heads must stay untouched
     for (int64_t pos : {0, 1, 1000, 100000}) {

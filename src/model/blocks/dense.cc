@@ -1,0 +1,111 @@
+// Forward of the dense block. Matmuls are parallel inside `matmul`; attention splits its
+// (token, kv group) work items over the pool; per-token vector ops are cheap and stay on the
+// calling thread unless the step is large.
+#include "model/blocks/dense.h"
+
+#include <algorithm>
+
+#include "kernels/attention.h"
+#include "quant/quant.h"
+
+namespace muse {
+namespace {
+
+// Runs fn(t) for every token, in parallel when there are enough tokens to pay for a job.
+template <class Fn>
+void for_each_token(ThreadPool& pool, int64_t n_tokens, Fn&& fn) {
+  if (n_tokens < 4) {
+    for (int64_t t = 0; t < n_tokens; ++t) fn(t);
+  } else {
+    pool.run(n_tokens, [&](int64_t t, int) { fn(t); });
+  }
+}
+
+}  // namespace
+
+void linear_forward(ThreadPool& pool, MatmulScratch& scratch, const Linear& l, const float* x,
+                    int64_t n_tokens, float* y) {
+  matmul(pool, scratch, l.w, x, n_tokens, y);
+  if (l.bias != nullptr) {
+    const int64_t n = l.n_out();
+    for (int64_t t = 0; t < n_tokens; ++t) add(y + t * n, l.bias, y + t * n, n);
+  }
+}
+
+void dense_attention_forward(const StepArgs& s, const DenseLayerWeights& w, int64_t il) {
+  const ModelConfig& c = s.config;
+  StepBuffers& b = s.buf;
+  const int64_t T = s.n_tokens, D = c.n_embd, Dh = c.head_dim_k;
+  const int64_t q_dim = c.n_head * Dh, kv_dim = c.n_head_kv * Dh;
+
+  for_each_token(s.pool, T,
+                 [&](int64_t t) { rms_norm(&b.x[t * D], w.attn_norm, &b.h[t * D], D, c.rms_eps); });
+  linear_forward(s.pool, b.matmul, w.wq, b.h.data(), T, b.q.data());
+  linear_forward(s.pool, b.matmul, w.wk, b.h.data(), T, b.k.data());
+  linear_forward(s.pool, b.matmul, w.wv, b.h.data(), T, b.v.data());
+
+  const int64_t rope_stride = rope_table_size(s.rope.n_rot);
+  for_each_token(s.pool, T, [&](int64_t t) {
+    float* q = &b.q[t * q_dim];
+    float* k = &b.k[t * kv_dim];
+    if (w.q_norm != nullptr) {
+      for (int64_t h = 0; h < c.n_head; ++h)
+        rms_norm(q + h * Dh, w.q_norm, q + h * Dh, Dh, c.rms_eps);
+      for (int64_t h = 0; h < c.n_head_kv; ++h)
+        rms_norm(k + h * Dh, w.k_norm, k + h * Dh, Dh, c.rms_eps);
+    }
+    const float* table = &b.rope[t * rope_stride];
+    rope_apply(s.rope, table, q, c.n_head, Dh, Dh);
+    rope_apply(s.rope, table, k, c.n_head_kv, Dh, Dh);
+    s.kv.store(s.kv.k_row(il, s.n_past + t), k, kv_dim);
+    s.kv.store(s.kv.v_row(il, s.n_past + t), &b.v[t * kv_dim], kv_dim);
+  });
+
+  const int64_t n_kv = s.n_past + T;
+  AttentionArgs a{.n_tokens = T,
+                  .n_head = c.n_head,
+                  .n_head_kv = c.n_head_kv,
+                  .head_dim = Dh,
+                  .n_kv = n_kv,
+                  .q = b.q.data(),
+                  .k = s.kv.k_base(il),
+                  .v = s.kv.v_base(il),
+                  .out = b.attn.data(),
+                  .pos = b.pos.data(),
+                  .kv_type = s.kv.options().type};
+  if (a.kv_type == DType::Q8_0) {
+    // Widen this layer's quantized rows once; every query head then reads floats.
+    float* kf = b.kv_f32.data();
+    float* vf = kf + n_kv * kv_dim;
+    s.pool.run(n_kv, [&](int64_t p, int) {
+      dequantize_row_ref(DType::Q8_0, s.kv.k_row(il, p), kf + p * kv_dim, kv_dim);
+      dequantize_row_ref(DType::Q8_0, s.kv.v_row(il, p), vf + p * kv_dim, kv_dim);
+    });
+    a.k = kf;
+    a.v = vf;
+    a.kv_type = DType::F32;
+  }
+  // One task per (token, kv group): the group's query heads share each K/V load.
+  const int64_t group = c.n_head / c.n_head_kv;
+  s.pool.run(T * c.n_head_kv,
+             [&](int64_t task, int) { attention(a, task * group, (task + 1) * group); });
+
+  linear_forward(s.pool, b.matmul, w.wo, b.attn.data(), T, b.h.data());
+  add(b.x.data(), b.h.data(), b.x.data(), T * D);
+}
+
+void dense_ffn_forward(const StepArgs& s, const DenseLayerWeights& w) {
+  const ModelConfig& c = s.config;
+  StepBuffers& b = s.buf;
+  const int64_t T = s.n_tokens, D = c.n_embd, F = c.n_ff;
+  for_each_token(s.pool, T,
+                 [&](int64_t t) { rms_norm(&b.x[t * D], w.ffn_norm, &b.h[t * D], D, c.rms_eps); });
+  linear_forward(s.pool, b.matmul, w.ffn_gate, b.h.data(), T, b.gate.data());
+  linear_forward(s.pool, b.matmul, w.ffn_up, b.h.data(), T, b.up.data());
+  for_each_token(s.pool, T,
+                 [&](int64_t t) { swiglu(&b.gate[t * F], &b.up[t * F], &b.gate[t * F], F); });
+  linear_forward(s.pool, b.matmul, w.ffn_down, b.gate.data(), T, b.h.data());
+  add(b.x.data(), b.h.data(), b.x.data(), T * D);
+}
+
+}  // namespace muse

@@ -1,0 +1,58 @@
+// Contiguous per-sequence KV storage and its type conversions.
+#include "model/kv_cache.h"
+
+#include <string>
+
+#include "core/fp16.h"
+#include "quant/quant.h"
+
+namespace muse {
+
+Status validate_kv_cache_options(const KvCacheOptions& o) {
+  if (o.n_ctx <= 0 || o.n_layer <= 0 || o.k_dim <= 0 || o.v_dim <= 0)
+    return Errorf("KV cache: sizes must be positive (n_ctx %lld)", (long long)o.n_ctx);
+  if (o.type != DType::F32 && o.type != DType::F16 && o.type != DType::Q8_0)
+    return Errorf("KV cache: type %s is not supported (f32, f16, q8_0)",
+                  std::string(dtype_name(o.type)).c_str());
+  if (o.type == DType::Q8_0 && (o.k_dim % 32 != 0 || o.v_dim % 32 != 0))
+    return Errorf("KV cache: q8_0 needs K/V rows that are multiples of 32 (got %lld, %lld)",
+                  (long long)o.k_dim, (long long)o.v_dim);
+  const double bytes = double(o.n_layer) * double(o.n_ctx) * double(o.k_dim + o.v_dim) *
+                       (o.type == DType::F32 ? 4.0 : 2.0);
+  if (bytes > double(int64_t(1) << 40))
+    return Errorf("KV cache: %.0f GiB requested; reduce the context size", bytes / (1 << 30));
+  return Status::Ok();
+}
+
+StatusOr<DType> parse_kv_type(std::string_view name) {
+  if (name == "f32") return DType::F32;
+  if (name == "f16") return DType::F16;
+  if (name == "q8_0") return DType::Q8_0;
+  return Errorf("unknown KV cache type '%s' (expected f32, f16 or q8_0)",
+                std::string(name).c_str());
+}
+
+KvCache::KvCache(const KvCacheOptions& o) : opts_(o) {
+  k_row_bytes_ = row_bytes(o.type, o.k_dim);
+  v_row_bytes_ = row_bytes(o.type, o.v_dim);
+  layer_bytes_ = size_t(o.n_ctx) * (k_row_bytes_ + v_row_bytes_);
+  data_.resize(layer_bytes_ * size_t(o.n_layer));
+}
+
+void KvCache::store(uint8_t* row, const float* x, int64_t n) const {
+  switch (opts_.type) {
+    case DType::F32:
+      std::copy(x, x + n, reinterpret_cast<float*>(row));
+      break;
+    case DType::F16: {
+      fp16_t* h = reinterpret_cast<fp16_t*>(row);
+      for (int64_t i = 0; i < n; ++i) h[i] = fp32_to_fp16(x[i]);
+      break;
+    }
+    default:
+      quantize_row_ref(opts_.type, x, row, n);
+      break;
+  }
+}
+
+}  // namespace muse
