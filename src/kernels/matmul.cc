@@ -4,6 +4,8 @@
 // from memory once and reused from L1 for all columns.
 #include "kernels/matmul.h"
 
+#include "kernels/quantize_act.h"
+
 #include <algorithm>
 
 #include "kernels/qdot.h"
@@ -30,7 +32,7 @@ void matmul(ThreadPool& pool, MatmulScratch& scratch, const QMatrix& w, const fl
   if (act != ActType::F32) {
     uint8_t* q = scratch.acts(a_stride * n_cols);
     pool.run(n_cols, [&](int64_t c, int) {
-      quantize_act_ref(act, x + c * w.n_k, q + c * a_stride, w.n_k);
+      quantize_act(act, x + c * w.n_k, q + c * a_stride, w.n_k);
     });
     a = q;
   }

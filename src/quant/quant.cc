@@ -8,6 +8,8 @@
 #include <limits>
 
 #include "quant/quant.h"
+
+#include "core/fp16.h"
 #include "quant/quant_impl.h"
 
 namespace muse {
@@ -149,12 +151,16 @@ void quantize_row_q8a_ref(const float* x, BlockQ8A* y, int64_t n) {
     const float id = d != 0.0f ? 1.0f / d : 0.0f;
     int sum = 0;
     for (int j = 0; j < kQK; ++j) {
-      const int q = int(std::fmax(-127.0f, std::fmin(127.0f, std::round(x[j] * id))));
+      // Half to even, as llama.cpp's AVX2 `quantize_row_q8_0` rounds (`_mm256_round_ps`).
+      const int q = std::clamp(nearest_int(x[j] * id), -127, 127);
       y[b].qs[j] = int8_t(q);
       sum += q;
     }
-    y[b].d = d;
-    y[b].s = d * float(sum);
+    // GGML stores d in f16 (block_q8_0); rounding it the same way makes our products match
+    // llama.cpp's (1e-6 of a logit on the Q8_0 goldens instead of 5e-2). `s` uses the rounded
+    // d, so the offset formats' `d_w * (d_a * sum(q a) - 8 s)` stays exact.
+    y[b].d = fp16_to_fp32(fp32_to_fp16(d));
+    y[b].s = y[b].d * float(sum);
   }
 }
 

@@ -18,7 +18,8 @@ namespace muse {
 
 // Activation block for the legacy formats: float scale, 32 signed 8-bit quants, and
 // `s = d * sum(qs)` for formats with a minimum (Q4_1, Q5_1). Internal; never written to a
-// file, so unlike GGML's Q8_1 both scales are full floats.
+// file. `d` holds an f16-representable value, as GGML's Q8_0 block does, so products match
+// llama.cpp's; `s` is exactly d * sum(qs) in float (GGML's Q8_1 rounds it to f16).
 struct BlockQ8A {
   float d;
   float s;
