@@ -2,6 +2,7 @@
 // Immutable after load, so any number of contexts (sequences, threads) can share it.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -13,11 +14,19 @@
 
 namespace muse {
 
+struct ModelLoadOptions {
+  // false: read the file into anonymous memory (2 MiB-aligned, huge pages where the kernel
+  // allows) instead of mapping it, like llama.cpp's --no-mmap. Costs the load time and
+  // private memory; avoids page-cache eviction under memory pressure.
+  bool mmap = true;
+};
+
 class Model {
  public:
   // Opens, validates and maps `path`; errors name the file and the problem (unknown
   // architecture, missing key or tensor, wrong shape, unsupported type).
-  static StatusOr<std::unique_ptr<Model>> load(const std::string& path);
+  static StatusOr<std::unique_ptr<Model>> load(const std::string& path,
+                                               const ModelLoadOptions& opts = {});
   // Same over a GGUF that is already open (tests, tools); takes ownership.
   static StatusOr<std::unique_ptr<Model>> from_gguf(GgufFile file);
 
@@ -27,7 +36,8 @@ class Model {
   const ModelWeights& weights() const { return weights_; }
 
  private:
-  Model(GgufFile file) : file_(std::move(file)) {}
+  explicit Model(GgufFile file) : file_(std::move(file)) {}
+  std::unique_ptr<uint8_t, void (*)(void*)> owned_{nullptr, nullptr};  // --no-mmap copy
   GgufFile file_;
   const ArchSpec* arch_ = nullptr;
   ModelConfig config_;
