@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "core/dtype.h"
@@ -40,5 +41,12 @@ Status check_matmul(const QMatrix& w);
 // y[c * n_rows + r] = sum_k W[r][k] * x[c * n_k + k]. Requires check_matmul(w).ok().
 void matmul(ThreadPool& pool, MatmulScratch& scratch, const QMatrix& w, const float* x,
             int64_t n_cols, float* y);
+
+// Several matrices applied to the same input in one pool job (q/k/v, gate/up): the input is
+// quantized once per activation type, and the row chunks of all matrices share one task
+// counter, so small matrices cost no extra synchronization. Every w[i].n_k must be equal;
+// ys[i] is [n_cols][w[i].n_rows].
+void matmul_multi(ThreadPool& pool, MatmulScratch& scratch, std::span<const QMatrix> ws,
+                  const float* x, int64_t n_cols, std::span<float* const> ys);
 
 }  // namespace muse

@@ -32,6 +32,19 @@ void linear_forward(ThreadPool& pool, MatmulScratch& scratch, const Linear& l, c
   }
 }
 
+void linear_forward_multi(ThreadPool& pool, MatmulScratch& scratch,
+                          std::span<const Linear* const> ls, const float* x, int64_t n_tokens,
+                          std::span<float* const> ys) {
+  QMatrix ws[4];
+  for (size_t i = 0; i < ls.size(); ++i) ws[i] = ls[i]->w;
+  matmul_multi(pool, scratch, {ws, ls.size()}, x, n_tokens, ys);
+  for (size_t i = 0; i < ls.size(); ++i) {
+    if (ls[i]->bias == nullptr) continue;
+    const int64_t n = ls[i]->n_out();
+    for (int64_t t = 0; t < n_tokens; ++t) add(ys[i] + t * n, ls[i]->bias, ys[i] + t * n, n);
+  }
+}
+
 void dense_attention_forward(const StepArgs& s, const DenseLayerWeights& w, int64_t il) {
   const ModelConfig& c = s.config;
   StepBuffers& b = s.buf;
@@ -40,9 +53,9 @@ void dense_attention_forward(const StepArgs& s, const DenseLayerWeights& w, int6
 
   for_each_token(s.pool, T,
                  [&](int64_t t) { rms_norm(&b.x[t * D], w.attn_norm, &b.h[t * D], D, c.rms_eps); });
-  linear_forward(s.pool, b.matmul, w.wq, b.h.data(), T, b.q.data());
-  linear_forward(s.pool, b.matmul, w.wk, b.h.data(), T, b.k.data());
-  linear_forward(s.pool, b.matmul, w.wv, b.h.data(), T, b.v.data());
+  const Linear* qkv[] = {&w.wq, &w.wk, &w.wv};
+  float* qkv_out[] = {b.q.data(), b.k.data(), b.v.data()};
+  linear_forward_multi(s.pool, b.matmul, qkv, b.h.data(), T, qkv_out);
 
   const int64_t rope_stride = rope_table_size(s.rope.n_rot);
   for_each_token(s.pool, T, [&](int64_t t) {
@@ -100,8 +113,9 @@ void dense_ffn_forward(const StepArgs& s, const DenseLayerWeights& w) {
   const int64_t T = s.n_tokens, D = c.n_embd, F = c.n_ff;
   for_each_token(s.pool, T,
                  [&](int64_t t) { rms_norm(&b.x[t * D], w.ffn_norm, &b.h[t * D], D, c.rms_eps); });
-  linear_forward(s.pool, b.matmul, w.ffn_gate, b.h.data(), T, b.gate.data());
-  linear_forward(s.pool, b.matmul, w.ffn_up, b.h.data(), T, b.up.data());
+  const Linear* gate_up[] = {&w.ffn_gate, &w.ffn_up};
+  float* gate_up_out[] = {b.gate.data(), b.up.data()};
+  linear_forward_multi(s.pool, b.matmul, gate_up, b.h.data(), T, gate_up_out);
   for_each_token(s.pool, T,
                  [&](int64_t t) { swiglu(&b.gate[t * F], &b.up[t * F], &b.gate[t * F], F); });
   linear_forward(s.pool, b.matmul, w.ffn_down, b.gate.data(), T, b.h.data());

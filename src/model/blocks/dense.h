@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "kernels/ops.h"
 #include "model/config.h"
@@ -27,6 +28,11 @@ struct StepArgs {
 // y[T][n_out] = x[T][n_in] W^T (+ bias).
 void linear_forward(ThreadPool& pool, MatmulScratch& scratch, const Linear& l, const float* x,
                     int64_t n_tokens, float* y);
+
+// linear_forward for up to 4 layers sharing the input x (one pool job, input quantized once).
+void linear_forward_multi(ThreadPool& pool, MatmulScratch& scratch,
+                          std::span<const Linear* const> ls, const float* x, int64_t n_tokens,
+                          std::span<float* const> ys);
 
 // x += W_o · attention(RoPE(W_q h), RoPE(W_k h), W_v h), h = RMSNorm(x); stores K/V rows of
 // the step's positions into layer `il` of the cache first.
