@@ -157,3 +157,44 @@ TEST(Golden, Stories260KGreedyFromBos) {
 
 }  // namespace
 }  // namespace muse
+
+namespace muse {
+namespace {
+
+// Reduced-precision KV caches stay near the F32-cache goldens. Measured on the longest
+// prompt of llama-spm-tiny-f32 (head dim 32, so a Q8_0 block is one head; stories260K's
+// head dim 8 puts four heads under one scale and moves logits by up to 1.8): 5e-4 for F16,
+// 0.015 for Q8_0. Bounds are ~3-4x those, so a broken conversion still fails.
+TEST(Golden, ReducedPrecisionKvCache) {
+  const std::string model_path = fixture("models/llama-spm-tiny-f32.gguf");
+  MUSE_REQUIRE_FIXTURE(model_path);
+  MUSE_REQUIRE_FIXTURE(golden_path("llama-spm-tiny-f32", 3));
+  std::ifstream in(golden_path("llama-spm-tiny-f32", 3));
+  const json g = json::parse(in);
+  const auto prompt = g["tokens"].get<std::vector<int32_t>>();
+  auto model = Model::load(model_path);
+  ASSERT_TRUE(model.ok());
+  ThreadPool pool(2);
+  const struct {
+    DType type;
+    float bound;
+  } cases[] = {{DType::F16, 2e-3f}, {DType::Q8_0, 0.05f}};
+  for (const auto& c : cases) {
+    auto ctx = ModelContext::create(**model, pool, {.n_ctx = 512, .kv_type = c.type});
+    ASSERT_TRUE(ctx.ok());
+    ASSERT_TRUE((*ctx)->eval(prompt, true).ok());
+    float max_err = 0.0f;
+    for (size_t i = 0; i < prompt.size(); ++i) {
+      int32_t worst = -1;
+      max_err = std::max(
+          max_err, max_top16_error(g["top16_per_position"][i], (*ctx)->logits(int64_t(i)), &worst));
+    }
+    std::printf("KV %s: max |logit - reference| = %.3g\n", std::string(dtype_name(c.type)).c_str(),
+                double(max_err));
+    EXPECT_LE(max_err, c.bound) << dtype_name(c.type);
+    EXPECT_GT(max_err, 0.0f) << "reduced precision cannot be exact";
+  }
+}
+
+}  // namespace
+}  // namespace muse
