@@ -121,6 +121,11 @@ void read_special_ids(const GgufFile& f, TokenizerImpl* v) {
     const GgufValue* value = f.find(key);
     if (value == nullptr) continue;
     const std::optional<int64_t> x = value->as_int();
+    // Converters write -1 as a u32 (4294967295) to say "no such token": that is not an error.
+    if (x && (*x == -1 || *x == int64_t(UINT32_MAX))) {
+      *id = -1;
+      continue;
+    }
     if (!x || *x < 0 || *x >= v->n_vocab()) {
       v->warnings.push_back(std::string(key) + " = " + gguf_value_to_string(*value) +
                             " is not a token id; ignored");
