@@ -99,13 +99,13 @@ std::string Tokenizer::decode(std::span<const int32_t> ids, bool render_special)
   return v.clean_spaces ? clean_up_spaces(out) : out;
 }
 
-StreamDecoder::StreamDecoder(Tokenizer tokenizer, bool render_special)
-    : tokenizer_(std::move(tokenizer)), render_special_(render_special) {}
+StreamDecoder::StreamDecoder(Tokenizer tokenizer, StreamDecoderOptions options)
+    : tokenizer_(std::move(tokenizer)), options_(options), first_(!options.continues_text) {}
 
 std::string StreamDecoder::push(int32_t id) {
   const TokenizerImpl& v = *tokenizer_.impl_;
   if (!v.valid(id)) return {};
-  std::string_view piece = piece_of(v, id, render_special_);
+  std::string_view piece = piece_of(v, id, options_.render_special);
   if (first_ && v.add_space_prefix && !piece.empty() && piece[0] == ' ') piece.remove_prefix(1);
   first_ = false;
   pending_.append(piece);
@@ -127,7 +127,7 @@ std::string StreamDecoder::flush() {
 }
 
 void StreamDecoder::reset() {
-  first_ = true;
+  first_ = !options_.continues_text;
   pending_.clear();
 }
 

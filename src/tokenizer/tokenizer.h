@@ -94,14 +94,22 @@ class Tokenizer {
   std::shared_ptr<const TokenizerImpl> impl_;
 };
 
+struct StreamDecoderOptions {
+  bool render_special = false;  // as in Tokenizer::decode
+  // The tokens continue text that is already shown (a reply generated after its prompt):
+  // the first token keeps the leading space that decode() drops from SPM text.
+  bool continues_text = false;
+};
+
 // Incremental detokenization for streaming output: push() returns the text that the tokens
 // so far make final, never ending inside a UTF-8 character (a byte-fallback "<0xE2>" or a
 // BPE byte waits for the rest of its character) and never a space that
 // clean_up_tokenization_spaces may still remove. The concatenation of every push() and the
-// final flush() equals Tokenizer::decode() of the same ids.
+// final flush() equals Tokenizer::decode() of the same ids (with continues_text, decode()
+// without its removal of the first token's leading space).
 class StreamDecoder {
  public:
-  explicit StreamDecoder(Tokenizer tokenizer, bool render_special = false);
+  explicit StreamDecoder(Tokenizer tokenizer, StreamDecoderOptions options = {});
 
   std::string push(int32_t id);  // out-of-range ids are skipped, as in decode()
   std::string flush();           // all held-back text, even an incomplete character
@@ -109,7 +117,7 @@ class StreamDecoder {
 
  private:
   Tokenizer tokenizer_;
-  bool render_special_;
+  StreamDecoderOptions options_;
   bool first_ = true;
   std::string pending_;  // decoded bytes not returned yet
 };

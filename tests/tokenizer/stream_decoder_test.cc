@@ -25,7 +25,7 @@ struct StreamResult {
 
 // Pushes `ids` one by one, checking every chunk; returns the concatenation with flush().
 StreamResult stream(const Tokenizer& tok, const std::vector<int32_t>& ids, bool render_special) {
-  StreamDecoder dec(tok, render_special);
+  StreamDecoder dec(tok, {.render_special = render_special});
   StreamResult r;
   for (size_t i = 0; i < ids.size(); ++i) {
     const std::string chunk = dec.push(ids[i]);
@@ -109,6 +109,23 @@ TEST_P(StreamDecoderTest, ResetStartsANewText) {
   EXPECT_EQ(second, first);
   EXPECT_EQ(dec.push(-1), "");
   EXPECT_EQ(dec.push(tok_->n_vocab()), "");
+}
+
+// A reply generated after a prompt keeps its first space: "▁Hello" streams as " Hello".
+TEST_P(StreamDecoderTest, ContinuedTextKeepsTheFirstSpace) {
+  const std::vector<int32_t> ids = tok_->encode(" Hello world", false, false);
+  StreamDecoder dec(*tok_, {.continues_text = true});
+  std::string text;
+  std::string pieces;
+  for (int32_t id : ids) {
+    text += dec.push(id);
+    pieces += tok_->token_to_piece(id, false);
+  }
+  text += dec.flush();
+  EXPECT_EQ(text, pieces);
+  EXPECT_EQ(text, tok_->type() == VocabType::kSpm ? "  Hello world" : " Hello world");
+  dec.reset();
+  EXPECT_EQ(dec.push(ids[0]) + dec.flush(), tok_->token_to_piece(ids[0], false));
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, StreamDecoderTest, ::testing::Values("llama-spm", "gpt-2"),
