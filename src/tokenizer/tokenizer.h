@@ -34,8 +34,9 @@ struct TokenizerImpl;
 
 class Tokenizer {
  public:
-  // Reads `tokenizer.ggml.*`. Missing or malformed required keys, an unsupported model or
-  // an unknown `tokenizer.ggml.pre` are errors that name the key or value. A missing
+  // Reads `tokenizer.ggml.*`. Missing or malformed required keys, an unsupported model
+  // (t5, rwkv, ...), an unknown `tokenizer.ggml.pre` or one llama.cpp implements with
+  // custom code (kimi-k2, afmoe, superbpe, gemma4) are errors naming the key or value. A missing
   // `tokenizer.ggml.pre` on a BPE vocab selects llama.cpp's "default" regexes and records a
   // warning (see warnings()), as llama.cpp does.
   static StatusOr<Tokenizer> from_gguf(const GgufFile& file);
@@ -62,10 +63,10 @@ class Tokenizer {
   // out of text only when parsing specials. False for ids out of range.
   bool is_control(int32_t id) const;
 
-  // Tokenizes `text` (any bytes; invalid UTF-8 is tokenized the way llama.cpp does, never
-  // rejected). add_special: add BOS/EOS (SPM, BPE) or [CLS]/[SEP] (WPM) as the vocabulary
-  // asks. parse_special: text equal to a control or unknown token's text becomes that token
-  // (longest token first, like llama.cpp's tokenizer_st_partition); user-defined tokens are
+  // Tokenizes `text` (any bytes up to 2 GiB; invalid UTF-8 is tokenized the way llama.cpp
+  // does, never rejected). add_special: add BOS/EOS (SPM, BPE) or [CLS]/[SEP] (WPM) as the
+  // vocabulary asks. parse_special: text equal to a control or unknown token's text becomes that
+  // token (longest token first, like llama.cpp's tokenizer_st_partition); user-defined tokens are
   // always split out, as in llama.cpp and Hugging Face.
   std::vector<int32_t> encode(std::string_view text, bool add_special, bool parse_special) const;
 
