@@ -7,5 +7,10 @@ namespace muse::cli {
 int cmd_info(int argc, char** argv);
 int cmd_gen_model(int argc, char** argv);
 int cmd_bench(int argc, char** argv);
+int cmd_run(int argc, char** argv);
+int cmd_chat(int argc, char** argv);
+int cmd_logits(int argc, char** argv);
+int cmd_quantize(int argc, char** argv);
+int cmd_template(int argc, char** argv);
 
 }  // namespace muse::cli

@@ -13,9 +13,14 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
+    {"run", muse::cli::cmd_run, "generate text from a prompt"},
+    {"chat", muse::cli::cmd_chat, "chat interactively through the model's chat template"},
+    {"logits", muse::cli::cmd_logits, "print the top logits at every prompt position"},
     {"info", muse::cli::cmd_info, "print a GGUF file's metadata and tensor table"},
     {"gen-model", muse::cli::cmd_gen_model, "write a random-weight GGUF model"},
     {"bench", muse::cli::cmd_bench, "measure kernel and model throughput"},
+    {"quantize", muse::cli::cmd_quantize, "quantize a GGUF model (Q8_0, Q4_0, K-quant mixes)"},
+    {"template", muse::cli::cmd_template, "render a conversation through a chat template"},
 };
 
 void print_usage(FILE* out) {

@@ -1,0 +1,164 @@
+// The user-facing generation commands end to end: `muse logits` against the llama.cpp
+// goldens (tolerances of ../shared/fixtures/README.md), `muse run` against llama.cpp's
+// llama-simple output for stories260K, and clear errors for bad input.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cli/run_util.h"
+
+namespace muse::testing {
+namespace {
+
+using nlohmann::json;
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+// Line n (1-based) of golden/prompts.txt, with the two characters `\n` meaning a newline.
+std::string golden_prompt(int n) {
+  std::ifstream in(fixture("golden/prompts.txt"));
+  std::string line;
+  for (int i = 0; i < n && std::getline(in, line); ++i) {
+  }
+  std::string out;
+  for (size_t i = 0; i < line.size(); ++i) {
+    if (line[i] == '\\' && i + 1 < line.size() && line[i + 1] == 'n') {
+      out += '\n';
+      ++i;
+    } else {
+      out += line[i];
+    }
+  }
+  return out;
+}
+
+// `muse logits -p` tokenizes like llama.cpp and reproduces its per-position top-16.
+TEST(LogitsCli, MatchesGoldensFromPromptText) {
+  const struct {
+    const char* model;
+    float tol;
+  } cases[] = {
+      {"stories260K", 5e-3f}, {"llama-spm-tiny-q8_0", 0.1f}, {"qwen2-gpt2-tiny-q8_0", 0.1f}};
+  for (const auto& c : cases) {
+    const std::string model = fixture(std::string("models/") + c.model + ".gguf");
+    MUSE_REQUIRE_FIXTURE(model);
+    for (int p = 1; p <= 4; ++p) {
+      const std::string golden =
+          fixture("golden/" + std::string(c.model) + ".p" + std::to_string(p) + ".json");
+      MUSE_REQUIRE_FIXTURE(golden);
+      const json g = json::parse(read_text(golden));
+      const RunResult r = run_muse("logits -t 2 --json -m " + shell_quote(model) + " -p " +
+                                   shell_quote(golden_prompt(p)));
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      const json out = json::parse(r.out);
+      ASSERT_EQ(out["tokens"], g["tokens"]) << c.model << " p" << p;
+      const json& top = out["top"];
+      const json& ref = g["top16_per_position"];
+      ASSERT_EQ(top.size(), ref.size());
+      for (size_t i = 0; i < ref.size(); ++i) {
+        // Our top-16 as a map; every reference entry must be there within tolerance.
+        std::map<int, float> ours;
+        for (const json& e : top[i]) ours[e[0].get<int>()] = e[1].get<float>();
+        for (const json& e : ref[i]) {
+          const int id = e[0].get<int>();
+          if (!ours.count(id)) {
+            // Outside our top-16 is only acceptable as a near-tie at the cut.
+            EXPECT_LE(e[1].get<float>(), top[i][15][1].get<float>() + c.tol)
+                << c.model << " p" << p << " pos " << i << " token " << id;
+            continue;
+          }
+          EXPECT_NEAR(ours[id], e[1].get<float>(), c.tol)
+              << c.model << " p" << p << " pos " << i << " token " << id;
+        }
+      }
+    }
+  }
+}
+
+TEST(LogitsCli, ExplicitTokensAndErrors) {
+  const std::string model = fixture("models/stories260K.gguf");
+  MUSE_REQUIRE_FIXTURE(model);
+  RunResult r = run_muse("logits --json --top 3 -m " + shell_quote(model) + " --tokens 1,403,407");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json out = json::parse(r.out);
+  EXPECT_EQ(out["tokens"], json::parse("[1, 403, 407]"));
+  EXPECT_EQ(out["top"].size(), 3u);
+  EXPECT_EQ(out["top"][0].size(), 3u);
+
+  r = run_muse("logits -m " + shell_quote(model) + " --tokens 1,99999");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("outside the vocabulary"), std::string::npos) << r.err;
+  r = run_muse("logits -m " + shell_quote(model) + " --tokens 1,x");
+  EXPECT_EQ(r.exit_code, 2);
+  r = run_muse("logits -m /nonexistent.gguf --tokens 1");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("/nonexistent.gguf"), std::string::npos) << r.err;
+  r = run_muse("logits -c 2 -m " + shell_quote(model) + " --tokens 1,2,3");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("context"), std::string::npos) << r.err;
+}
+
+// llama.cpp's llama-simple, greedy, 64 tokens after "Once upon a time" (BOS added); its
+// output file is "<s> " + prompt + continuation.
+TEST(RunCli, GreedyMatchesLlamaSimple) {
+  const std::string model = fixture("models/stories260K.gguf");
+  const std::string ref_path =
+      fixture("golden/stories260K_llamacpp_simple_once_upon_a_time_n64.txt");
+  MUSE_REQUIRE_FIXTURE(model);
+  MUSE_REQUIRE_FIXTURE(ref_path);
+  std::string ref = read_text(ref_path);
+  const size_t start = ref.find("<s> ");
+  ASSERT_NE(start, std::string::npos);
+  ref = ref.substr(start + 4);
+  const RunResult r = run_muse("run --temp 0 -n 64 --kv-type f32 -m " + shell_quote(model) +
+                               " -p 'Once upon a time'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // stdout is the continuation plus a final newline.
+  EXPECT_EQ("Once upon a time" + r.out.substr(0, r.out.size() - 1), ref.substr(0, ref.size() - 1));
+  EXPECT_NE(r.err.find("generated 64 tokens"), std::string::npos) << r.err;
+}
+
+TEST(RunCli, BadInputsGetClearErrors) {
+  const std::string model = fixture("models/stories260K.gguf");
+  MUSE_REQUIRE_FIXTURE(model);
+  RunResult r = run_muse("run --temp -1 -m " + shell_quote(model) + " -p hi");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("temperature"), std::string::npos) << r.err;
+  r = run_muse("run --top-p 0 -m " + shell_quote(model) + " -p hi");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("top_p"), std::string::npos) << r.err;
+  r = run_muse("run -c 4 -m " + shell_quote(model) + " -p 'a much longer prompt than four'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("context"), std::string::npos) << r.err;
+  r = run_muse("run --kv-type q4 -m " + shell_quote(model) + " -p hi");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("q8_0"), std::string::npos) << r.err;
+  r = run_muse("run -m " + shell_quote(fixture("vocab/ggml-vocab-gpt-2.gguf")) + " -p hi");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("architecture"), std::string::npos) << r.err;
+}
+
+TEST(ChatCli, ScriptedConversationWithReset) {
+  const std::string model = fixture("models/stories260K.gguf");
+  MUSE_REQUIRE_FIXTURE(model);
+  TempDir dir;
+  const std::string in = dir.file("in.txt"), saved = dir.file("conv.json");
+  std::ofstream(in) << "Hello\n/save " << saved << "\n/reset\nline one\\\nline two\n/exit\n";
+  const RunResult r =
+      run_muse("chat --temp 0 -n 8 -m " + shell_quote(model) + " < " + shell_quote(in));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("(new conversation)"), std::string::npos) << r.err;
+  const json conv = json::parse(read_text(saved));
+  ASSERT_EQ(conv["messages"].size(), 2u);
+  EXPECT_EQ(conv["messages"][0]["content"], "Hello");
+  EXPECT_EQ(conv["messages"][1]["role"], "assistant");
+}
+
+}  // namespace
+}  // namespace muse::testing
