@@ -54,7 +54,8 @@ StatusOr<GenerateResult> GenerationSession::generate(std::span<const int32_t> pr
   for (int32_t t : prompt) sampler.accept(t);
 
   StopMatcher stops(opts.stop);
-  StreamDecoder decoder(tokenizer_);
+  // The reply continues the prompt: its first token keeps a leading space.
+  StreamDecoder decoder(tokenizer_, {.continues_text = true});
   bool cancelled = false;
   auto emit = [&](const std::string& piece) {
     if (piece.empty() || cancelled) return;

@@ -248,8 +248,11 @@ TEST_P(ReferenceForward, MatchesFloat64) {
         ModelContext::create(**model, pool, {.n_ctx = 64, .n_batch = batch, .kv_type = DType::F32});
     ASSERT_TRUE(ctx.ok()) << ctx.status().message();
     for (size_t t = 0; t < toks.size(); ++t) {
-      if (batch == 1) ASSERT_TRUE((*ctx)->eval({&toks[t], 1}).ok());
-      if (batch > 1 && t == 0) ASSERT_TRUE((*ctx)->eval(toks, true).ok());
+      if (batch == 1) {
+        ASSERT_TRUE((*ctx)->eval({&toks[t], 1}).ok());
+      } else if (t == 0) {
+        ASSERT_TRUE((*ctx)->eval(toks, true).ok());
+      }
       const auto got = (*ctx)->logits(batch == 1 ? 0 : int64_t(t));
       for (int64_t i = 0; i < s.n_vocab; ++i)
         ASSERT_NEAR(got[size_t(i)], want[t][size_t(i)], 2e-4)

@@ -12,6 +12,13 @@
 namespace muse {
 namespace {
 
+GenerateOptions limit(int32_t max_tokens, std::vector<std::string> stop = {}) {
+  GenerateOptions o;
+  o.max_tokens = max_tokens;
+  o.stop = std::move(stop);
+  return o;
+}
+
 class GenerateTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -39,7 +46,7 @@ TEST_F(GenerateTest, PrefixReuseGivesColdRunTokens) {
   const auto p1 = tok_->encode("Once upon a time", true, false);
   GenerationSession s(*ctx_, *tok_);
   Sampler g = greedy();
-  auto r1 = s.generate(p1, g, {.max_tokens = 12});
+  auto r1 = s.generate(p1, g, limit(12));
   ASSERT_TRUE(r1.ok()) << r1.status().message();
   EXPECT_EQ(r1->stats.n_prompt_eval, int64_t(p1.size()));
   EXPECT_EQ(r1->tokens.size(), 12u);
@@ -52,7 +59,7 @@ TEST_F(GenerateTest, PrefixReuseGivesColdRunTokens) {
   const auto more = tok_->encode(" The end", false, false);
   p2.insert(p2.end(), more.begin(), more.end());
   Sampler g2 = greedy();
-  auto r2 = s.generate(p2, g2, {.max_tokens = 10});
+  auto r2 = s.generate(p2, g2, limit(10));
   ASSERT_TRUE(r2.ok());
   EXPECT_EQ(r2->stats.n_prompt_eval,
             int64_t(more.size() + 1));  // + the unevaluated last reply token
@@ -60,7 +67,7 @@ TEST_F(GenerateTest, PrefixReuseGivesColdRunTokens) {
   auto cold_ctx = ModelContext::create(*model_, pool_, {.n_ctx = 256, .kv_type = DType::F32});
   GenerationSession cold(**cold_ctx, *tok_);
   Sampler g3 = greedy();
-  auto r3 = cold.generate(p2, g3, {.max_tokens = 10});
+  auto r3 = cold.generate(p2, g3, limit(10));
   ASSERT_TRUE(r3.ok());
   EXPECT_EQ(r2->tokens, r3->tokens);
   EXPECT_EQ(r2->text, r3->text);
@@ -70,13 +77,13 @@ TEST_F(GenerateTest, StopStringsMaxTokensAndCancel) {
   const auto p = tok_->encode("Once upon a time", true, false);
   GenerationSession s(*ctx_, *tok_);
   Sampler g = greedy();
-  auto full = s.generate(p, g, {.max_tokens = 40});
+  auto full = s.generate(p, g, limit(40));
   ASSERT_TRUE(full.ok());
   const size_t at = full->text.find("Lily");
   ASSERT_NE(at, std::string::npos) << full->text;
 
   Sampler g2 = greedy();
-  auto stopped = s.generate(p, g2, {.max_tokens = 40, .stop = {"Lily"}});
+  auto stopped = s.generate(p, g2, limit(40, {"Lily"}));
   ASSERT_TRUE(stopped.ok());
   EXPECT_EQ(stopped->text, full->text.substr(0, at));
   EXPECT_EQ(stopped->finish, FinishReason::kStop);
@@ -84,7 +91,7 @@ TEST_F(GenerateTest, StopStringsMaxTokensAndCancel) {
   Sampler g3 = greedy();
   std::string streamed;
   int calls = 0;
-  auto cancelled = s.generate(p, g3, {.max_tokens = 40}, [&](std::string_view piece) {
+  auto cancelled = s.generate(p, g3, limit(40), [&](std::string_view piece) {
     streamed += piece;
     return ++calls < 3;
   });
@@ -104,8 +111,8 @@ TEST_F(GenerateTest, BadRequestsAreErrorsAndSessionSurvives) {
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("context holds 256"), std::string::npos);
   EXPECT_FALSE(s.generate(std::vector<int32_t>{1, 9999}, g, {}).ok());
-  EXPECT_FALSE(s.generate(std::vector<int32_t>{1}, g, {.stop = {""}}).ok());
-  auto ok = s.generate(tok_->encode("Once", true, false), g, {.max_tokens = 3});
+  EXPECT_FALSE(s.generate(std::vector<int32_t>{1}, g, limit(8, {""})).ok());
+  auto ok = s.generate(tok_->encode("Once", true, false), g, limit(3));
   ASSERT_TRUE(ok.ok()) << ok.status().message();
   EXPECT_EQ(ok->tokens.size(), 3u);
 }
