@@ -15,8 +15,10 @@ namespace muse {
 
 Status check_matmul(const QMatrix& w) {
   const auto info = dtype_info_of(uint32_t(w.type));
-  if (!info || !info->supported || w.type == DType::Q8_K)
-    return Errorf("matmul: weight type %u is not supported", unsigned(w.type));
+  if (!info || !info->supported || w.type == DType::Q8_K) {
+    if (info) return Errorf("weight type %s is not supported", std::string(info->name).c_str());
+    return Errorf("weight type id %u is not supported", unsigned(w.type));
+  }
   if (w.n_k <= 0 || w.n_rows <= 0 || w.n_k % info->block_size != 0)
     return Errorf("matmul: row length %lld is not a positive multiple of %s's block size %lld",
                   (long long)w.n_k, std::string(info->name).c_str(), (long long)info->block_size);

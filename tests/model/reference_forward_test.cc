@@ -75,7 +75,8 @@ Weights make_weights(const Spec& s, uint32_t seed) {
   return w;
 }
 
-Status write_model(const Spec& s, const Weights& w, const std::string& path) {
+Status write_model(const Spec& s, const Weights& w, const std::string& path,
+                   DType q_type = DType::F32) {
   GgufWriter g;
   const std::string a = s.arch;
   g.set_string("general.architecture", a);
@@ -104,7 +105,15 @@ Status write_model(const Spec& s, const Weights& w, const std::string& path) {
     const auto& L = w.layers[size_t(l)];
     const std::string p = "blk." + std::to_string(l) + ".";
     MUSE_RETURN_IF_ERROR(add(p + "attn_norm.weight", L.attn_norm, {s.n_embd}));
-    MUSE_RETURN_IF_ERROR(add(p + "attn_q.weight", L.wq, {s.n_embd, q}));
+    if (q_type == DType::F32) {
+      MUSE_RETURN_IF_ERROR(add(p + "attn_q.weight", L.wq, {s.n_embd, q}));
+    } else {  // raw bytes of another type, for the unsupported-type error
+      const std::vector<int64_t> ne = {s.n_embd, q};
+      MUSE_RETURN_IF_ERROR(g.add_tensor(p + "attn_q.weight", q_type, ne, [](std::span<uint8_t> d) {
+        std::fill(d.begin(), d.end(), uint8_t(0));
+        return Status::Ok();
+      }));
+    }
     MUSE_RETURN_IF_ERROR(add(p + "attn_k.weight", L.wk, {s.n_embd, kv}));
     MUSE_RETURN_IF_ERROR(add(p + "attn_v.weight", L.wv, {s.n_embd, kv}));
     MUSE_RETURN_IF_ERROR(add(p + "attn_output.weight", L.wo, {q, s.n_embd}));
@@ -293,6 +302,15 @@ TEST(ModelLoad, ClearErrors) {
   m = Model::load(path);
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.status().message().find("attn_q_norm.weight' is missing"), std::string::npos)
+      << m.status().message();
+  // Q8_K is an activation format: no model weight may use it.
+  s = Spec{.arch = "llama", .n_embd = 256};
+  w = make_weights(s, 1);
+  ASSERT_TRUE(write_model(s, w, path, DType::Q8_K).ok());
+  m = Model::load(path);
+  ASSERT_FALSE(m.ok());
+  EXPECT_NE(m.status().message().find("'blk.0.attn_q.weight': weight type q8_K is not supported"),
+            std::string::npos)
       << m.status().message();
 }
 
