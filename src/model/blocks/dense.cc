@@ -25,11 +25,8 @@ void for_each_token(ThreadPool& pool, int64_t n_tokens, Fn&& fn) {
 
 void linear_forward(ThreadPool& pool, MatmulScratch& scratch, const Linear& l, const float* x,
                     int64_t n_tokens, float* y) {
-  matmul(pool, scratch, l.w, x, n_tokens, y);
-  if (l.bias != nullptr) {
-    const int64_t n = l.n_out();
-    for (int64_t t = 0; t < n_tokens; ++t) add(y + t * n, l.bias, y + t * n, n);
-  }
+  const Linear* ls[] = {&l};
+  linear_forward_multi(pool, scratch, ls, x, n_tokens, {&y, 1});
 }
 
 void linear_forward_multi(ThreadPool& pool, MatmulScratch& scratch,
