@@ -121,13 +121,7 @@ int cmd_chat(int argc, char** argv) {
       return 1;
     }
     const auto ids = tok.encode(*text, /*add_special=*/false, /*parse_special=*/true);
-    auto result = session.generate(ids, *sampler, flags.generate, [](std::string_view piece) {
-      std::fwrite(piece.data(), 1, piece.size(), stdout);
-      std::fflush(stdout);
-      return true;
-    });
-    std::printf("\n");
-    std::fflush(stdout);
+    auto result = generate_to_stdout(session, ids, *sampler, flags.generate);
     if (!result.ok()) {
       std::fprintf(stderr, "muse chat: %s\n", result.status().message().c_str());
       messages.erase(messages.size() - 1);

@@ -86,13 +86,7 @@ int cmd_run(int argc, char** argv) {
   }
   if (verbose) std::fprintf(stderr, "seed %llu\n", (unsigned long long)sampler->seed());
   GenerationSession session(*m->ctx, tok);
-  auto result = session.generate(ids, *sampler, flags.generate, [](std::string_view piece) {
-    std::fwrite(piece.data(), 1, piece.size(), stdout);
-    std::fflush(stdout);
-    return true;
-  });
-  std::printf("\n");
-  std::fflush(stdout);
+  auto result = generate_to_stdout(session, ids, *sampler, flags.generate);
   if (!result.ok()) {
     std::fprintf(stderr, "muse run: %s\n", result.status().message().c_str());
     return 1;

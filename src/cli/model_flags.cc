@@ -168,4 +168,17 @@ StatusOr<LoadedModel> load_model(const ModelFlags& f, bool quiet) {
   return m;
 }
 
+StatusOr<GenerateResult> generate_to_stdout(GenerationSession& session,
+                                            std::span<const int32_t> prompt, Sampler& sampler,
+                                            const GenerateOptions& opts) {
+  auto result = session.generate(prompt, sampler, opts, [](std::string_view piece) {
+    std::fwrite(piece.data(), 1, piece.size(), stdout);
+    std::fflush(stdout);
+    return true;
+  });
+  std::printf("\n");
+  std::fflush(stdout);
+  return result;
+}
+
 }  // namespace muse::cli

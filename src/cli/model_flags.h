@@ -44,4 +44,9 @@ struct LoadedModel {
 };
 StatusOr<LoadedModel> load_model(const ModelFlags& f, bool quiet = false);
 
+// Generates with the text streamed to stdout as it becomes final, then a newline.
+StatusOr<GenerateResult> generate_to_stdout(GenerationSession& session,
+                                            std::span<const int32_t> prompt, Sampler& sampler,
+                                            const GenerateOptions& opts);
+
 }  // namespace muse::cli
