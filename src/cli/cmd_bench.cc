@@ -130,8 +130,10 @@ int cmd_bench(int argc, char** argv) {
   const Model& m = **model;
   const ModelConfig& c = m.config();
   const ModelWeights& w = m.weights();
-  // A decode step reads every matrix once; token_embd only one row unless tied to output.
-  const uint64_t decode_bytes = w.n_bytes - (w.output_tied ? 0 : w.tok_embd.bytes());
+  // A decode step reads every matrix once (of MoE layers only the routed experts);
+  // token_embd only one row unless tied to the output.
+  const uint64_t decode_bytes = w.n_bytes_per_token;
+  const KvFootprint kv = kv_footprint(m, *kv_type);
   uint64_t n_params = 0;
   for (const GgufTensor& t : m.gguf().tensors()) n_params += uint64_t(t.n_elements());
 
@@ -182,15 +184,17 @@ int cmd_bench(int argc, char** argv) {
   }
 
   const std::string file_type =
-      std::string(dtype_name(w.layers.empty() ? w.output.w.type : w.layers[0].wq.w.type));
+      std::string(dtype_name(w.layers.empty() ? w.output.w.type : w.layers[0].wo.w.type));
   if (opt.json) {
     std::printf(
         "{\"model\": \"%s\", \"arch\": \"%s\", \"type\": \"%s\", \"size_bytes\": %llu, "
         "\"n_params\": %llu, \"threads\": %d, \"kv_type\": \"%s\", "
-        "\"bandwidth_gbs\": %.3f, \"decode_bytes_per_token\": %llu, \"results\": [",
+        "\"bandwidth_gbs\": %.3f, \"decode_bytes_per_token\": %llu, "
+        "\"kv_bytes_per_token\": %llu, \"results\": [",
         opt.model.c_str(), c.arch.c_str(), file_type.c_str(),
         (unsigned long long)m.gguf().file_size(), (unsigned long long)n_params, opt.threads,
-        opt.kv_type.c_str(), bw.bytes_per_second / 1e9, (unsigned long long)decode_bytes);
+        opt.kv_type.c_str(), bw.bytes_per_second / 1e9, (unsigned long long)decode_bytes,
+        (unsigned long long)kv.bytes_per_token);
     for (size_t i = 0; i < results.size(); ++i) {
       const Result& r = results[i];
       std::printf("%s{\"test\": \"%s\", \"tokens\": %d, \"ms\": %.3f, \"tps\": %.3f", i ? ", " : "",
@@ -203,7 +207,12 @@ int cmd_bench(int argc, char** argv) {
   }
   std::printf("model      %s (%s, %s, %.2f B params, %.1f MiB)\n", opt.model.c_str(),
               c.arch.c_str(), file_type.c_str(), n_params / 1e9, m.gguf().file_size() / 1048576.0);
-  std::printf("threads    %d, KV cache %s\n", opt.threads, opt.kv_type.c_str());
+  std::printf("threads    %d, KV cache %s, %llu bytes per token", opt.threads, opt.kv_type.c_str(),
+              (unsigned long long)kv.bytes_per_token);
+  if (kv.per_head_bytes_per_token != kv.bytes_per_token)
+    std::printf(" (latent; per-head K/V would be %llu)",
+                (unsigned long long)kv.per_head_bytes_per_token);
+  std::printf("\n");
   std::printf("bandwidth  %.1f GB/s memory read (median of %d passes over %zu MiB)\n\n",
               bw.bytes_per_second / 1e9, bw.repetitions, bw.buffer_bytes >> 20);
   std::printf("| %-8s | %10s | %10s | %-32s |\n", "test", "ms", "t/s", "decode vs bandwidth");

@@ -10,6 +10,8 @@
 
 #include "cli/commands.h"
 #include "gguf/gguf.h"
+#include "model/context.h"
+#include "model/model.h"
 
 namespace muse::cli {
 namespace {
@@ -130,7 +132,33 @@ Totals totals_of(const GgufFile& f) {
   return t;
 }
 
-void print_json(const std::string& path, const GgufFile& f, bool all) {
+// What the runtime makes of the file, for files of a supported architecture.
+struct RuntimeInfo {
+  bool known_arch = false;
+  std::string error;  // empty when the model loads
+  bool mla = false;
+  KvFootprint kv;             // f16 cache
+  uint64_t decode_bytes = 0;  // weight bytes one decode token reads
+};
+
+RuntimeInfo runtime_info(const std::string& path, const GgufFile& f) {
+  RuntimeInfo r;
+  auto arch = f.get_string("general.architecture");
+  // Vocabulary-only files (no tensors) are not models.
+  if (!arch.ok() || find_arch(*arch) == nullptr || f.tensors().empty()) return r;
+  r.known_arch = true;
+  auto model = Model::load(path);
+  if (!model.ok()) {
+    r.error = model.status().message();
+    return r;
+  }
+  r.mla = (*model)->arch().attention == AttentionKind::kMla;
+  r.kv = kv_footprint(**model, DType::F16);
+  r.decode_bytes = (*model)->weights().n_bytes_per_token;
+  return r;
+}
+
+void print_json(const std::string& path, const GgufFile& f, bool all, const RuntimeInfo& rt) {
   const size_t max_elements = all ? SIZE_MAX : kShownElements;
   const size_t max_bytes = all ? SIZE_MAX : 4096;
   std::string out = "{\"file\":";
@@ -174,7 +202,21 @@ void print_json(const std::string& path, const GgufFile& f, bool all) {
   out += "],\n\"n_tensors\":" + std::to_string(f.tensors().size());
   out += ",\"n_params\":" + std::to_string(tot.n_params);
   out += ",\"n_bytes\":" + std::to_string(tot.n_bytes);
-  out += ",\"bits_per_weight\":" + std::string(bpw) + "}\n";
+  out += ",\"bits_per_weight\":" + std::string(bpw);
+  if (rt.known_arch) {
+    out += ",\n\"runtime\":{\"loadable\":";
+    if (!rt.error.empty()) {
+      out += "false,\"error\":";
+      json_string(&out, rt.error, SIZE_MAX);
+    } else {
+      out += "true,\"kv_bytes_per_token\":" + std::to_string(rt.kv.bytes_per_token);
+      out += ",\"kv_bytes_per_token_per_head_layout\":" +
+             std::to_string(rt.kv.per_head_bytes_per_token);
+      out += ",\"decode_bytes_per_token\":" + std::to_string(rt.decode_bytes);
+    }
+    out += '}';
+  }
+  out += "}\n";
   std::fwrite(out.data(), 1, out.size(), stdout);
 }
 
@@ -194,7 +236,7 @@ std::string human_bytes(uint64_t n) {
   return buf;
 }
 
-void print_text(const std::string& path, const GgufFile& f, bool all) {
+void print_text(const std::string& path, const GgufFile& f, bool all, const RuntimeInfo& rt) {
   const size_t max_elements = all ? SIZE_MAX : kShownElements;
   std::printf("%s: GGUF v%u, %s (%" PRIu64 " bytes), alignment %u, data section at %" PRIu64 "\n",
               path.c_str(), f.version(), human_bytes(f.file_size()).c_str(), f.file_size(),
@@ -234,6 +276,17 @@ void print_text(const std::string& path, const GgufFile& f, bool all) {
       std::printf(" %.*s \xC3\x97%zu", int(name.size()), name.data(), count);
     std::printf("\n");
   }
+  if (!rt.known_arch) return;
+  if (!rt.error.empty()) {
+    std::printf("runtime: cannot load: %s\n", rt.error.c_str());
+    return;
+  }
+  std::printf("runtime: KV cache %s per token (f16)", human_bytes(rt.kv.bytes_per_token).c_str());
+  if (rt.mla)
+    std::printf(", latent rows: 1/%.1f of per-head K/V (%s)",
+                double(rt.kv.per_head_bytes_per_token) / double(rt.kv.bytes_per_token),
+                human_bytes(rt.kv.per_head_bytes_per_token).c_str());
+  std::printf("; decode reads %s of weights per token\n", human_bytes(rt.decode_bytes).c_str());
 }
 
 }  // namespace
@@ -270,10 +323,11 @@ int cmd_info(int argc, char** argv) {
     std::fprintf(stderr, "muse info: %s\n", f.status().message().c_str());
     return 1;
   }
+  const RuntimeInfo rt = runtime_info(path, *f);
   if (json) {
-    print_json(path, *f, all);
+    print_json(path, *f, all, rt);
   } else {
-    print_text(path, *f, all);
+    print_text(path, *f, all, rt);
   }
   return 0;
 }

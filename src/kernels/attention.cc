@@ -3,6 +3,8 @@
 // for softmax") as used by FlashAttention (Dao et al. 2022): kv rows are visited in tiles of
 // kTile; per query head we keep the running max m, the running denominator l and the
 // unnormalized output acc, and rescale acc by exp(m_old - m_new) whenever the max grows.
+// Scores run over head_dim (q, k) and acc over head_dim_v (v, out); with head_dim_v = 0 the
+// two are equal and every operation is what it was before the dims were split.
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/attention.cc"
@@ -28,24 +30,32 @@ namespace attention_internal {
 
 constexpr int64_t kTile = 16;  // kv rows per online-softmax step
 // Query heads handled in one pass over the rows: their q and acc live on the stack
-// (2 x 16 KiB), i.e. 32 heads of dim 128 or 16 of dim 256.
-constexpr int64_t kPassFloats = 4096;
+// (2 x 18 KiB), i.e. 36 heads of dim 128, 18 of dim 256 or 8 of dim 576. 4608 = 8 * 576, so
+// an MLA pass holds an even number of heads (four pairs) rather than 7 with 4096.
+constexpr int64_t kPassFloats = 4608;
 constexpr int64_t kMaxPassHeads = 64;
 constexpr int64_t kPrefetchTiles = 1;  // prefetch distance in tiles
 
-// Strides and scale with the "0 = default" conventions of AttentionArgs resolved.
+// Head dims, strides and scale with the "0 = default" conventions of AttentionArgs resolved.
 struct Resolved {
+  int64_t dim_k, dim_v;  // head_dim (q, k) and head_dim_v (v, out)
   int64_t q_stride, k_stride, v_stride, o_stride, group;
   float scale;
 };
 
+inline int64_t resolved_head_dim_v(const AttentionArgs& a) {
+  return a.head_dim_v ? a.head_dim_v : a.head_dim;
+}
+
 inline Resolved resolve(const AttentionArgs& a) {
-  const int64_t kv_packed = a.n_head_kv * a.head_dim;
+  const int64_t dim_v = resolved_head_dim_v(a);
   return Resolved{
+      .dim_k = a.head_dim,
+      .dim_v = dim_v,
       .q_stride = a.q_token_stride ? a.q_token_stride : a.n_head * a.head_dim,
-      .k_stride = a.k_row_stride ? a.k_row_stride : kv_packed,
-      .v_stride = a.v_row_stride ? a.v_row_stride : kv_packed,
-      .o_stride = a.out_token_stride ? a.out_token_stride : a.n_head * a.head_dim,
+      .k_stride = a.k_row_stride ? a.k_row_stride : a.n_head_kv * a.head_dim,
+      .v_stride = a.v_row_stride ? a.v_row_stride : a.n_head_kv * dim_v,
+      .o_stride = a.out_token_stride ? a.out_token_stride : a.n_head * dim_v,
       .group = a.n_head / a.n_head_kv,
       .scale = a.scale != 0.0f ? a.scale : static_cast<float>(1.0 / std::sqrt(a.head_dim)),
   };
@@ -284,7 +294,7 @@ HWY_INLINE void AccumulateV2(DF d, const float* pa, const float* pb, const KvT* 
   }
 }
 
-// x[0, n) *= s for n <= kAttentionMaxHeadDim; n need not be a multiple of lanes.
+// x[0, n) *= s; n need not be a multiple of lanes.
 HWY_INLINE void ScaleRow(DF d, float* x, int64_t n, float s) {
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
   const VF vs = hn::Set(d, s);
@@ -314,9 +324,10 @@ struct HeadState {
 };
 
 // First half of folding a tile into `st`: p holds the tile's n_rows scores on entry (with
-// room for padding to whole vectors) and leaves with the weights exp(score - m_new); acc and
-// l are rescaled to the new max and l gains the weights. The caller then adds p . V to acc.
-HWY_INLINE void SoftmaxWeights(DF d, float* p, int64_t n_rows, int64_t dim, HeadState& st) {
+// room for padding to whole vectors) and leaves with the weights exp(score - m_new); acc
+// (dim_v floats) and l are rescaled to the new max and l gains the weights. The caller then
+// adds p . V to acc.
+HWY_INLINE void SoftmaxWeights(DF d, float* p, int64_t n_rows, int64_t dim_v, HeadState& st) {
   const int64_t lanes = static_cast<int64_t>(hn::Lanes(d));
   const int64_t n_padded = (n_rows + lanes - 1) / lanes * lanes;
   for (int64_t j = n_rows; j < n_padded; ++j) p[j] = -HUGE_VALF;  // Exp gives 0
@@ -329,7 +340,7 @@ HWY_INLINE void SoftmaxWeights(DF d, float* p, int64_t n_rows, int64_t dim, Head
     // after the first few tiles is the common case.
     if (st.l != 0.0f) {
       const float corr = std::exp(st.m - tile_max);
-      ScaleRow(d, st.acc, dim, corr);
+      ScaleRow(d, st.acc, dim_v, corr);
       st.l *= corr;
     }
     st.m = tile_max;
@@ -344,32 +355,35 @@ HWY_INLINE void SoftmaxWeights(DF d, float* p, int64_t n_rows, int64_t dim, Head
   st.l += hn::GetLane(hn::SumOfLanes(d, sum));
 }
 
-// Query heads h0 .. h0 + nb - 1 of token t, nb * head_dim <= kPassFloats; they may span
-// several kv groups. Each tile of kv rows is visited once for all of them, so the part of
-// each cache row that the pass needs is read in one sequential sweep (per kv head instead,
+// Query heads h0 .. h0 + nb - 1 of token t, nb * max(dim_k, dim_v) <= kPassFloats; they may
+// span several kv groups. Each tile of kv rows is visited once for all of them, so the part
+// of each cache row that the pass needs is read in one sequential sweep (per kv head instead,
 // a decode at 16k rows reads 256-byte pieces 2 KiB apart and drops to ~2 GB/s).
 template <typename KvT>
 void AttendHeads(const AttentionArgs& a, const Resolved& r, int64_t t, int64_t h0, int64_t nb) {
   const DF d;
-  const int64_t dim = a.head_dim;
+  const int64_t dk = r.dim_k;
+  const int64_t dv = r.dim_v;
   const int64_t len = int64_t(a.pos[t]) + 1;  // causal limit, validated < n_kv
   const int64_t g_first = h0 / r.group;
   const int64_t g_span = (h0 + nb - 1) / r.group - g_first + 1;  // kv heads touched
   const KvT* k = static_cast<const KvT*>(a.k);
   const KvT* v = static_cast<const KvT*>(a.v);
+  // MLA passes v = k: when the V elements a pass reads lie inside the K elements of the same
+  // rows, prefetching K already brings them in.
+  const bool v_within_k = a.v == a.k && r.v_stride == r.k_stride && g_first * dv >= g_first * dk &&
+                          (g_first + g_span) * dv <= (g_first + g_span) * dk;
 
-  HWY_ALIGN float qs[kPassFloats];   // [nb][dim] q * scale
-  HWY_ALIGN float acc[kPassFloats];  // [nb][dim] unnormalized output
+  HWY_ALIGN float qs[kPassFloats];   // [nb][dk] q * scale
+  HWY_ALIGN float acc[kPassFloats];  // [nb][dv] unnormalized output
   // Scores, then probabilities, of one tile; padded so the Exp loop runs whole vectors.
   HWY_ALIGN float p[2][kTile + HWY_MAX_BYTES / sizeof(float)];
   HeadState st[kMaxPassHeads];
   for (int64_t b = 0; b < nb; ++b) {
-    const float* q = a.q + t * r.q_stride + (h0 + b) * dim;
-    for (int64_t i = 0; i < dim; ++i) {
-      qs[b * dim + i] = q[i] * r.scale;
-      acc[b * dim + i] = 0.0f;
-    }
-    st[b] = HeadState{.m = -HUGE_VALF, .l = 0.0f, .acc = acc + b * dim};
+    const float* q = a.q + t * r.q_stride + (h0 + b) * dk;
+    for (int64_t i = 0; i < dk; ++i) qs[b * dk + i] = q[i] * r.scale;
+    for (int64_t i = 0; i < dv; ++i) acc[b * dv + i] = 0.0f;
+    st[b] = HeadState{.m = -HUGE_VALF, .l = 0.0f, .acc = acc + b * dv};
   }
 
   for (int64_t j0 = 0; j0 < len; j0 += kTile) {
@@ -377,42 +391,44 @@ void AttendHeads(const AttentionArgs& a, const Resolved& r, int64_t t, int64_t h
     const int64_t j_next = j0 + kPrefetchTiles * kTile;
     if (j_next < len) {
       const int64_t next_rows = std::min(kTile, len - j_next);
-      const int64_t offset = g_first * dim;
-      PrefetchRows(k + j_next * r.k_stride + offset, r.k_stride, next_rows, g_span * dim);
-      PrefetchRows(v + j_next * r.v_stride + offset, r.v_stride, next_rows, g_span * dim);
+      PrefetchRows(k + j_next * r.k_stride + g_first * dk, r.k_stride, next_rows, g_span * dk);
+      if (!v_within_k) {
+        PrefetchRows(v + j_next * r.v_stride + g_first * dv, r.v_stride, next_rows, g_span * dv);
+      }
     }
     int64_t b = 0;
     while (b < nb) {
       const int64_t g = (h0 + b) / r.group;
-      const KvT* kt = k + j0 * r.k_stride + g * dim;
-      const KvT* vt = v + j0 * r.v_stride + g * dim;
-      float* acc_b = acc + b * dim;
+      const KvT* kt = k + j0 * r.k_stride + g * dk;
+      const KvT* vt = v + j0 * r.v_stride + g * dv;
+      const float* q_b = qs + b * dk;
+      float* acc_b = acc + b * dv;
       if (b + 1 < nb && (h0 + b + 1) / r.group == g) {  // two heads of one group
-        Scores2(d, qs + b * dim, qs + (b + 1) * dim, kt, r.k_stride, n_rows, dim, p[0], p[1]);
-        SoftmaxWeights(d, p[0], n_rows, dim, st[b]);
-        SoftmaxWeights(d, p[1], n_rows, dim, st[b + 1]);
-        AccumulateV2(d, p[0], p[1], vt, r.v_stride, n_rows, dim, acc_b, acc_b + dim);
+        Scores2(d, q_b, q_b + dk, kt, r.k_stride, n_rows, dk, p[0], p[1]);
+        SoftmaxWeights(d, p[0], n_rows, dv, st[b]);
+        SoftmaxWeights(d, p[1], n_rows, dv, st[b + 1]);
+        AccumulateV2(d, p[0], p[1], vt, r.v_stride, n_rows, dv, acc_b, acc_b + dv);
         b += 2;
       } else {
-        Scores(d, qs + b * dim, kt, r.k_stride, n_rows, dim, p[0]);
-        SoftmaxWeights(d, p[0], n_rows, dim, st[b]);
-        AccumulateV(d, p[0], vt, r.v_stride, n_rows, dim, acc_b);
+        Scores(d, q_b, kt, r.k_stride, n_rows, dk, p[0]);
+        SoftmaxWeights(d, p[0], n_rows, dv, st[b]);
+        AccumulateV(d, p[0], vt, r.v_stride, n_rows, dv, acc_b);
         b += 1;
       }
     }
   }
 
   for (int64_t b = 0; b < nb; ++b) {
-    float* out = a.out + t * r.o_stride + (h0 + b) * dim;
+    float* out = a.out + t * r.o_stride + (h0 + b) * dv;
     // l >= 1: the row holding the max contributes exp(0) = 1.
     const float inv_l = 1.0f / st[b].l;
-    for (int64_t i = 0; i < dim; ++i) out[i] = acc[b * dim + i] * inv_l;
+    for (int64_t i = 0; i < dv; ++i) out[i] = acc[b * dv + i] * inv_l;
   }
 }
 
 void Attention(const AttentionArgs& a, int64_t item_begin, int64_t item_end) {
   const Resolved r = attention_internal::resolve(a);
-  const int64_t max_pass_heads = std::min(kMaxPassHeads, kPassFloats / a.head_dim);
+  const int64_t max_pass_heads = std::min(kMaxPassHeads, kPassFloats / std::max(r.dim_k, r.dim_v));
   int64_t i = item_begin;
   while (i < item_end) {
     const int64_t t = i / a.n_head;
@@ -452,16 +468,23 @@ Status validate_attention_args(const AttentionArgs& a) {
     return Errorf("attention: head_dim %lld outside 1..%lld", (long long)a.head_dim,
                   (long long)kAttentionMaxHeadDim);
   }
+  const int64_t dim_v = attention_internal::resolved_head_dim_v(a);
+  if (dim_v < 1 || dim_v > kAttentionMaxHeadDim) {
+    return Errorf("attention: head_dim_v %lld outside 1..%lld", (long long)a.head_dim_v,
+                  (long long)kAttentionMaxHeadDim);
+  }
   if (!a.q || !a.k || !a.v || !a.out || !a.pos) return Errorf("attention: null pointer");
   if (a.kv_type != DType::F32 && a.kv_type != DType::F16) {
     return Errorf("attention: K/V type %s is not f32 or f16",
                   std::string(dtype_name(a.kv_type)).c_str());
   }
   const int64_t q_row = a.n_head * a.head_dim;
-  const int64_t kv_row = a.n_head_kv * a.head_dim;
+  const int64_t out_row = a.n_head * dim_v;
+  const int64_t k_row = a.n_head_kv * a.head_dim;
+  const int64_t v_row = a.n_head_kv * dim_v;
   if ((a.q_token_stride && a.q_token_stride < q_row) ||
-      (a.out_token_stride && a.out_token_stride < q_row) ||
-      (a.k_row_stride && a.k_row_stride < kv_row) || (a.v_row_stride && a.v_row_stride < kv_row)) {
+      (a.out_token_stride && a.out_token_stride < out_row) ||
+      (a.k_row_stride && a.k_row_stride < k_row) || (a.v_row_stride && a.v_row_stride < v_row)) {
     return Errorf("attention: a stride is smaller than the packed row it steps over");
   }
   if (!std::isfinite(a.scale)) return Errorf("attention: scale is not finite");

@@ -2,6 +2,7 @@
 // using a streaming ("online") softmax so no score row of length n_kv is ever stored.
 // Invariants: kv row j holds position j; query token t attends rows 0..pos[t]; query head h
 // reads kv head h / (n_head / n_head_kv). No threads inside: callers split work items.
+// q.k and v/out may have different head dims (DeepSeek multi-head latent attention).
 #pragma once
 
 #include <cstdint>
@@ -11,26 +12,33 @@
 
 namespace muse {
 
-constexpr int64_t kAttentionMaxHeadDim = 256;  // bounds the on-stack accumulators
+// Bounds head_dim and head_dim_v. 576 = 512 + 64 is the q/k dim of DeepSeek-V2/V3 attention
+// with the up-projections absorbed (MLA, DeepSeek-V2 paper sec. 2.1); its v dim is 512.
+constexpr int64_t kAttentionMaxHeadDim = 576;
 
 // Layouts (element strides, not bytes):
 //   q   [n_tokens][n_head][head_dim]     float; token rows q_token_stride apart
-//   k,v [n_kv][n_head_kv][head_dim]      kv_type (F32 or F16 = IEEE half bits); kv rows
-//                                        k_row_stride / v_row_stride apart, heads packed
-//   out [n_tokens][n_head][head_dim]     float; token rows out_token_stride apart
-// A stride of 0 means packed (n_head * head_dim for q/out, n_head_kv * head_dim for k/v).
+//   k   [n_kv][n_head_kv][head_dim]      kv_type (F32 or F16 = IEEE half bits); kv rows
+//   v   [n_kv][n_head_kv][head_dim_v]    k_row_stride / v_row_stride apart, heads packed
+//   out [n_tokens][n_head][head_dim_v]   float; token rows out_token_stride apart
+// A stride of 0 means packed (n_head * head_dim for q, n_head * head_dim_v for out,
+// n_head_kv * head_dim for k, n_head_kv * head_dim_v for v).
 // Example: AttentionArgs{.n_head = 32, .n_head_kv = 8, .head_dim = 128, .n_kv = len,
 //                        .q = q, .k = k, .v = v, .out = out, .pos = &pos}.
+// MLA with a latent cache: each row is [c_kv(512) ; k_rope(64)] and V is its first 512
+// elements, so v may alias k: .n_head_kv = 1, .head_dim = 576, .head_dim_v = 512, .v = k,
+// .k_row_stride = .v_row_stride = 576, .scale = the model's (not 1/sqrt(576)).
 struct AttentionArgs {
   int64_t n_tokens = 1;  // query tokens: 1 for decode, a block for prefill
   int64_t n_head = 0;
-  int64_t n_head_kv = 0;  // divides n_head
-  int64_t head_dim = 0;   // 1..kAttentionMaxHeadDim
-  int64_t n_kv = 0;       // kv rows available
+  int64_t n_head_kv = 0;   // divides n_head
+  int64_t head_dim = 0;    // of q and k rows: 1..kAttentionMaxHeadDim
+  int64_t head_dim_v = 0;  // of v and out rows: 1..kAttentionMaxHeadDim; 0 = head_dim
+  int64_t n_kv = 0;        // kv rows available
 
   const float* q = nullptr;
   const void* k = nullptr;
-  const void* v = nullptr;
+  const void* v = nullptr;  // may alias k (same buffer, overlapping rows)
   float* out = nullptr;
   const int32_t* pos = nullptr;  // [n_tokens]; 0 <= pos[t] < n_kv
 
@@ -46,14 +54,17 @@ struct AttentionArgs {
 Status validate_attention_args(const AttentionArgs& a);
 
 // Work item i is (token i / n_head, head i % n_head). The heads of one token inside a range
-// share one sweep over the kv rows (up to 32 heads of dim 128 per sweep), and the two heads
-// of a pair within a kv group share every K/V load. At decode the kernel is memory-bound:
-// each K/V element feeds 4 flops per query head of its group. Ranges aligned to kv groups
-// (multiples of n_head / n_head_kv) read each cache byte once per token.
+// share one sweep over the kv rows (up to 36 heads of dim 128, 18 of dim 256 or 8 of dim
+// 576 per sweep), and the two heads of a pair within a kv group share every K/V load. At
+// decode with GQA the kernel is memory-bound: each K/V element feeds 4 flops per query head
+// of its group (MLA, with every head on one latent kv head, is compute-bound instead).
+// Ranges aligned to kv groups (multiples of n_head / n_head_kv) read each cache byte once
+// per token when the group fits one sweep, else once per sweep.
 inline int64_t attention_work_items(const AttentionArgs& a) { return a.n_tokens * a.n_head; }
 
 // Writes out rows of items [item_begin, item_end). `a` must pass validate_attention_args.
-// Stack use ~34 KiB; no allocation.
+// Stack use ~38 KiB whatever the head dims (larger dims mean fewer heads per sweep); no
+// allocation.
 void attention(const AttentionArgs& a, int64_t item_begin, int64_t item_end);
 
 // All work items on the calling thread.

@@ -23,6 +23,14 @@ struct QMatrix {
   int64_t n_k;
 };
 
+// One independent product y = W x of a batch (see matmul_batch).
+struct MatmulJob {
+  QMatrix w;
+  const float* x = nullptr;  // [n_cols][w.n_k]
+  int64_t n_cols = 0;        // may be 0: the job is skipped
+  float* y = nullptr;        // [n_cols][w.n_rows]
+};
+
 // Holds the quantized activations between calls so the hot path does not allocate.
 class MatmulScratch {
  public:

@@ -35,6 +35,19 @@ void visit_config_fields(ModelConfig& c, Visitor&& v) {
   v("rope.scaling.original_context_length", &c.rope_n_ctx_orig, Need::kOptional);
   v("rope.scaling.yarn_beta_fast", &c.yarn_beta_fast, Need::kOptional);
   v("rope.scaling.yarn_beta_slow", &c.yarn_beta_slow, Need::kOptional);
+  v("rope.scaling.yarn_log_multiplier", &c.rope_yarn_log_mul, Need::kOptional);
+  v("expert_count", &c.n_expert, Need::kOptional);
+  v("expert_used_count", &c.n_expert_used, Need::kOptional);
+  v("leading_dense_block_count", &c.n_leading_dense, Need::kOptional);
+  v("expert_feed_forward_length", &c.n_ff_exp, Need::kOptional);
+  v("expert_shared_count", &c.n_expert_shared, Need::kOptional);
+  v("expert_shared_feed_forward_length", &c.n_ff_shexp, Need::kOptional);
+  v("expert_group_count", &c.n_expert_groups, Need::kOptional);
+  v("expert_group_used_count", &c.n_group_used, Need::kOptional);
+  v("expert_weights_norm", &c.expert_weights_norm, Need::kOptional);
+  v("expert_weights_scale", &c.expert_weights_scale, Need::kOptional);
+  v("attention.q_lora_rank", &c.q_lora_rank, Need::kOptional);
+  v("attention.kv_lora_rank", &c.kv_lora_rank, Need::kOptional);
 }
 
 template <class Visitor>
@@ -58,15 +71,32 @@ RopeParams ModelConfig::rope_params() const {
     p.yarn_beta_slow = yarn_beta_slow;
     p.yarn_n_ctx_orig = int(rope_n_ctx_orig > 0 ? rope_n_ctx_orig : n_ctx_train);
   }
+  // DeepSeek-V2 moves YaRN's magnitude correction out of the rotation and into the softmax
+  // scale (kq_scale), so the rotation cancels it here.
+  if (attention == AttentionKind::kMla && rope_scaling == RopeScaling::kYarn)
+    p.attn_factor = float(1.0 / (1.0 + 0.1 * std::log(double(rope_scaling_factor))));
   return p;
 }
 
-StatusOr<ModelConfig> read_model_config(const GgufFile& file, RopeStyle rope_style) {
+float ModelConfig::kq_scale() const {
+  double scale = 1.0 / std::sqrt(double(head_dim_k));
+  if (attention == AttentionKind::kMla && rope_scaling == RopeScaling::kYarn) {
+    const double mscale = double(rope_attn_factor) *
+                          (1.0 + double(rope_yarn_log_mul) * std::log(double(rope_scaling_factor)));
+    scale *= mscale * mscale;
+  }
+  return float(scale);
+}
+
+StatusOr<ModelConfig> read_model_config(const GgufFile& file, const ArchSpec& spec) {
   ModelConfig c;
   auto arch = file.get_string("general.architecture");
   if (!arch.ok()) return arch.status();
   c.arch = std::string(*arch);
-  c.rope_style = rope_style;
+  c.attention = spec.attention;
+  c.rope_style = spec.rope_style;
+  c.expert_gating = spec.expert_gating;
+  c.expert_weights_norm = spec.expert_weights_norm;
 
   Status status;
   visit_config_fields(c, [&](const char* suffix, auto* member, Need need) {
@@ -82,7 +112,13 @@ StatusOr<ModelConfig> read_model_config(const GgufFile& file, RopeStyle rope_sty
       return;
     }
     using T = std::remove_pointer_t<decltype(member)>;
-    if constexpr (std::is_same_v<T, float>) {
+    if constexpr (std::is_same_v<T, bool>) {
+      auto b = file.get_bool(key);
+      if (!b.ok())
+        status = b.status();
+      else
+        *member = *b;
+    } else if constexpr (std::is_same_v<T, float>) {
       auto f = file.get_f32(key);
       if (!f.ok())
         status = f.status();
@@ -122,6 +158,21 @@ StatusOr<ModelConfig> read_model_config(const GgufFile& file, RopeStyle rope_sty
   }
   if (c.rope_scaling_factor == 0.0f) c.rope_scaling_factor = 1.0f;
 
+  if (const GgufValue* g = file.find(c.arch + ".expert_gating_func"); g != nullptr) {
+    auto v = file.get_i64(c.arch + ".expert_gating_func");
+    if (!v.ok()) return v.status();
+    if (*v != int64_t(ExpertGating::kSoftmax) && *v != int64_t(ExpertGating::kSigmoid))
+      return Errorf("%s.expert_gating_func: unsupported value %lld (1 softmax, 2 sigmoid)",
+                    c.arch.c_str(), (long long)*v);
+    c.expert_gating = ExpertGating(*v);
+  }
+  if (!spec.expert_weights_scaled) c.expert_weights_scale = 1.0f;
+  // deepseek2 states shared experts as a count of expert-sized FFNs; qwen2moe states a
+  // width (and files without the key have one expert-sized shared FFN).
+  if (c.n_ff_shexp == 0) c.n_ff_shexp = c.n_expert_shared * c.n_ff_exp;
+  if (c.n_ff_shexp == 0 && spec.shared_expert_gate != SharedExpertGate::kNone)
+    c.n_ff_shexp = c.n_ff_exp;
+
   if (c.n_head_kv == 0) c.n_head_kv = c.n_head;
   if (c.n_head > 0 && c.head_dim_k == 0) c.head_dim_k = c.n_embd / c.n_head;
   if (c.n_head > 0 && c.head_dim_v == 0) c.head_dim_v = c.n_embd / c.n_head;
@@ -129,7 +180,62 @@ StatusOr<ModelConfig> read_model_config(const GgufFile& file, RopeStyle rope_sty
   return c;
 }
 
-Status validate_model_config(const ModelConfig& c) {
+namespace {
+
+Status validate_moe(const ModelConfig& c) {
+  const char* a = c.arch.c_str();
+  if (c.n_expert <= 0 || c.n_expert > 4096)
+    return Errorf("%s: expert_count %lld is not valid", a, (long long)c.n_expert);
+  if (c.n_expert_used <= 0 || c.n_expert_used > c.n_expert)
+    return Errorf("%s: expert_used_count %lld must be in [1, expert_count %lld]", a,
+                  (long long)c.n_expert_used, (long long)c.n_expert);
+  if (c.n_ff_exp <= 0 || c.n_ff_exp > (int64_t(1) << 24))
+    return Errorf("%s: expert_feed_forward_length %lld is not valid", a, (long long)c.n_ff_exp);
+  if (c.n_ff_shexp < 0 || c.n_ff_shexp > (int64_t(1) << 24) || c.n_expert_shared < 0)
+    return Errorf("%s: shared expert width %lld is not valid", a, (long long)c.n_ff_shexp);
+  if (c.n_leading_dense < 0 || c.n_leading_dense > c.n_layer)
+    return Errorf("%s: leading_dense_block_count %lld must be in [0, block_count %lld]", a,
+                  (long long)c.n_leading_dense, (long long)c.n_layer);
+  if (c.n_expert_groups > kMaxExpertGroups)
+    return Errorf("%s: expert_group_count %lld exceeds %lld", a, (long long)c.n_expert_groups,
+                  (long long)kMaxExpertGroups);
+  if (c.n_expert_groups > 1) {
+    if (c.n_expert % c.n_expert_groups != 0)
+      return Errorf("%s: expert_group_count %lld does not divide expert_count %lld", a,
+                    (long long)c.n_expert_groups, (long long)c.n_expert);
+    if (c.n_group_used <= 0 || c.n_group_used > c.n_expert_groups ||
+        c.n_group_used * (c.n_expert / c.n_expert_groups) < c.n_expert_used)
+      return Errorf("%s: expert_group_used_count %lld cannot hold expert_used_count %lld", a,
+                    (long long)c.n_group_used, (long long)c.n_expert_used);
+  }
+  if (!std::isfinite(c.expert_weights_scale))
+    return Errorf("%s: expert_weights_scale is not finite", a);
+  return Status::Ok();
+}
+
+Status validate_mla(const ModelConfig& c) {
+  const char* a = c.arch.c_str();
+  if (c.kv_lora_rank <= 0 || c.kv_lora_rank > (int64_t(1) << 16))
+    return Errorf("%s: attention.kv_lora_rank %lld is not valid", a, (long long)c.kv_lora_rank);
+  if (c.q_lora_rank < 0 || c.q_lora_rank > (int64_t(1) << 16))
+    return Errorf("%s: attention.q_lora_rank %lld is not valid", a, (long long)c.q_lora_rank);
+  if (c.n_rot <= 0 || c.n_rot >= c.head_dim_k)
+    return Errorf("%s: rope.dimension_count %lld must be in [1, key_length %lld)", a,
+                  (long long)c.n_rot, (long long)c.head_dim_k);
+  if (c.n_head_kv != c.n_head)
+    return Errorf("%s: MLA needs head_count_kv (%lld) = head_count (%lld)", a,
+                  (long long)c.n_head_kv, (long long)c.n_head);
+  // Decode attends over the latent: query/key width kv_lora_rank + rope, value kv_lora_rank.
+  if (c.kv_lora_rank + c.n_rot > kAttentionMaxHeadDim || c.head_dim_k > kAttentionMaxHeadDim ||
+      c.head_dim_v > kAttentionMaxHeadDim)
+    return Errorf("%s: kv_lora_rank %lld + rope %lld exceeds the supported head width %lld", a,
+                  (long long)c.kv_lora_rank, (long long)c.n_rot, (long long)kAttentionMaxHeadDim);
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status validate_model_config(const ModelConfig& c, const ArchSpec& arch) {
   const std::string& a = c.arch;
   auto positive = [&](const char* name, int64_t v) -> Status {
     if (v <= 0 || v > (int64_t(1) << 31))
@@ -148,12 +254,18 @@ Status validate_model_config(const ModelConfig& c) {
   if (c.n_head % c.n_head_kv != 0)
     return Errorf("%s: n_head_kv %lld does not divide n_head %lld", a.c_str(),
                   (long long)c.n_head_kv, (long long)c.n_head);
-  if (c.head_dim_k > kAttentionMaxHeadDim || c.head_dim_v > kAttentionMaxHeadDim)
-    return Errorf("%s: head dimension %lld exceeds the supported %lld", a.c_str(),
-                  (long long)std::max(c.head_dim_k, c.head_dim_v), (long long)kAttentionMaxHeadDim);
-  if (c.head_dim_k != c.head_dim_v)
-    return Errorf("%s: key length %lld != value length %lld is not supported", a.c_str(),
-                  (long long)c.head_dim_k, (long long)c.head_dim_v);
+  if (arch.ffn == FfnKind::kMoe) MUSE_RETURN_IF_ERROR(validate_moe(c));
+  if (arch.attention == AttentionKind::kMla) {
+    MUSE_RETURN_IF_ERROR(validate_mla(c));
+  } else {
+    if (c.head_dim_k > kAttentionMaxHeadDim || c.head_dim_v > kAttentionMaxHeadDim)
+      return Errorf("%s: head dimension %lld exceeds the supported %lld", a.c_str(),
+                    (long long)std::max(c.head_dim_k, c.head_dim_v),
+                    (long long)kAttentionMaxHeadDim);
+    if (c.head_dim_k != c.head_dim_v)
+      return Errorf("%s: key length %lld != value length %lld is not supported", a.c_str(),
+                    (long long)c.head_dim_k, (long long)c.head_dim_v);
+  }
   if (!(c.rms_eps > 0.0f) || !std::isfinite(c.rms_eps))
     return Errorf("%s: layer_norm_rms_epsilon %g must be positive", a.c_str(), double(c.rms_eps));
   if (!(c.rope_scaling_factor > 0.0f) || !std::isfinite(c.rope_scaling_factor))
@@ -164,10 +276,14 @@ Status validate_model_config(const ModelConfig& c) {
 
 std::string describe_model_config(const ModelConfig& c) {
   std::string out = "arch = " + c.arch + "\nn_vocab = " + std::to_string(c.n_vocab) + "\n";
-  visit_config_fields(c, [&](const char* key, const auto* member, Need) {
+  visit_config_fields(c, [&](const char* key, const auto* member, Need need) {
+    // Absent optional features (experts, MLA ranks) would only be noise for dense models.
+    if (need == Need::kOptional && *member == 0) return;
     out += std::string(key) + " = ";
-    if constexpr (std::is_same_v<std::remove_cv_t<std::remove_pointer_t<decltype(member)>>,
-                                 float>) {
+    using T = std::remove_cv_t<std::remove_pointer_t<decltype(member)>>;
+    if constexpr (std::is_same_v<T, bool>) {
+      out += *member ? "true" : "false";
+    } else if constexpr (std::is_same_v<T, float>) {
       char buf[32];
       std::snprintf(buf, sizeof buf, "%g", double(*member));
       out += buf;
@@ -178,6 +294,9 @@ std::string describe_model_config(const ModelConfig& c) {
   });
   static constexpr const char* kScaling[] = {"none", "linear", "yarn"};
   out += std::string("rope.scaling.type = ") + kScaling[int(c.rope_scaling)] + "\n";
+  if (c.n_expert > 0)
+    out += std::string("expert_gating = ") +
+           (c.expert_gating == ExpertGating::kSigmoid ? "sigmoid" : "softmax") + "\n";
   out +=
       std::string("rope.style = ") + (c.rope_style == RopeStyle::NeoX ? "neox" : "normal") + "\n";
   return out;

@@ -11,6 +11,7 @@
 #include "core/status.h"
 #include "gguf/gguf.h"
 #include "kernels/ops.h"
+#include "model/arch/arch.h"
 
 namespace muse {
 
@@ -29,8 +30,9 @@ struct ModelConfig {
   int64_t head_dim_v = 0;   // attention.value_length; default D / H
   float rms_eps = 1e-5f;
 
-  RopeStyle rope_style = RopeStyle::Normal;  // set by the architecture, not by a key
-  int64_t n_rot = 0;                         // rope.dimension_count; default head_dim_k
+  AttentionKind attention = AttentionKind::kGqa;  // set by the architecture, not by a key
+  RopeStyle rope_style = RopeStyle::Normal;       // set by the architecture
+  int64_t n_rot = 0;                              // rope.dimension_count; default head_dim_k
   float rope_freq_base = 10000.0f;
   RopeScaling rope_scaling = RopeScaling::kNone;
   float rope_scaling_factor = 1.0f;  // context extension factor (1 / freq_scale)
@@ -38,17 +40,40 @@ struct ModelConfig {
   int64_t rope_n_ctx_orig = 0;       // rope.scaling.original_context_length
   float yarn_beta_fast = 32.0f;      // YaRN ramp bounds (Peng et al. 2023, section 3.2)
   float yarn_beta_slow = 1.0f;
+  float rope_yarn_log_mul = 0.0f;  // rope.scaling.yarn_log_multiplier (deepseek2 mscale)
+
+  // Mixture of experts (ArchSpec::ffn == FfnKind::kMoe). E n_expert, K n_expert_used.
+  int64_t n_expert = 0;
+  int64_t n_expert_used = 0;
+  int64_t n_leading_dense = 0;  // leading_dense_block_count: dense FFN in layers [0, n)
+  int64_t n_ff_exp = 0;         // expert_feed_forward_length
+  int64_t n_expert_shared = 0;  // expert_shared_count (deepseek2): shared FFN = n * n_ff_exp
+  int64_t n_ff_shexp = 0;       // shared expert width: expert_shared_feed_forward_length (qwen2moe)
+  int64_t n_expert_groups = 0;  // expert_group_count: group-limited routing (DeepSeek-V3)
+  int64_t n_group_used = 0;     // expert_group_used_count
+  ExpertGating expert_gating = ExpertGating::kSoftmax;
+  bool expert_weights_norm = false;   // renormalise the top-k weights to sum to one
+  float expert_weights_scale = 1.0f;  // applied when the architecture scales routed weights
+
+  // Multi-head latent attention (ArchSpec::attention == AttentionKind::kMla). head_dim_k is
+  // qk_nope + qk_rope (= n_rot), head_dim_v the value head.
+  int64_t q_lora_rank = 0;   // 0: full-rank q projection (DeepSeek-V2-Lite)
+  int64_t kv_lora_rank = 0;  // latent width: the KV cache row is [c_kv ; k_rope]
+  int64_t qk_nope() const { return head_dim_k - n_rot; }
 
   // The RoPE parameters every layer uses (freq_factors left null; see ModelWeights).
   RopeParams rope_params() const;
+  // Softmax scale of q·k: 1/sqrt(head_dim_k), times DeepSeek's YaRN mscale² for MLA.
+  float kq_scale() const;
 };
 
-// Reads `<arch>.*` keys; architecture-specific defaults (rope style) come from the caller.
-// Errors name the key: "llama.attention.head_count: missing".
-StatusOr<ModelConfig> read_model_config(const GgufFile& file, RopeStyle rope_style);
+// Reads `<arch>.*` keys; architecture-specific defaults (rope style, expert gating) come from
+// `arch`. Errors name the key: "llama.attention.head_count: missing".
+StatusOr<ModelConfig> read_model_config(const GgufFile& file, const ArchSpec& arch);
 
-// Shape consistency: divisibility, positive sizes, rope dims within the head.
-Status validate_model_config(const ModelConfig& c);
+// Shape consistency against the architecture: divisibility, positive sizes, rope dims
+// within the head, expert counts, MLA ranks.
+Status validate_model_config(const ModelConfig& c, const ArchSpec& arch);
 
 // "n_embd = 1024\nn_layer = 16\n..." for `muse info` and logs.
 std::string describe_model_config(const ModelConfig& c);

@@ -5,8 +5,29 @@
 
 #include "kernels/embedding.h"
 #include "model/blocks/dense.h"
+#include "model/blocks/mla.h"
+#include "model/blocks/moe.h"
 
 namespace muse {
+
+KvCacheOptions kv_cache_options(const Model& model, int64_t n_ctx, DType type) {
+  const ModelConfig& c = model.config();
+  const bool mla = model.arch().attention == AttentionKind::kMla;
+  return KvCacheOptions{.n_ctx = n_ctx,
+                        .n_layer = c.n_layer,
+                        .k_dim = mla ? c.kv_lora_rank + c.n_rot : c.n_head_kv * c.head_dim_k,
+                        .v_dim = mla ? 0 : c.n_head_kv * c.head_dim_v,
+                        .type = type};
+}
+
+KvFootprint kv_footprint(const Model& model, DType type) {
+  const ModelConfig& c = model.config();
+  const KvCacheOptions o = kv_cache_options(model, 1, type);
+  const uint64_t L = uint64_t(c.n_layer);
+  return {.bytes_per_token = L * (row_bytes(type, o.k_dim) + row_bytes(type, o.v_dim)),
+          .per_head_bytes_per_token = L * (row_bytes(type, c.n_head_kv * c.head_dim_k) +
+                                           row_bytes(type, c.n_head_kv * c.head_dim_v))};
+}
 
 StatusOr<std::unique_ptr<ModelContext>> ModelContext::create(const Model& model, ThreadPool& pool,
                                                              const ContextOptions& opts) {
@@ -16,11 +37,7 @@ StatusOr<std::unique_ptr<ModelContext>> ModelContext::create(const Model& model,
   if (o.n_ctx < 0) return Errorf("context size %lld must be positive", (long long)o.n_ctx);
   if (o.n_batch <= 0) return Errorf("batch size %lld must be positive", (long long)o.n_batch);
   o.n_batch = std::min(o.n_batch, o.n_ctx);
-  const KvCacheOptions kv{.n_ctx = o.n_ctx,
-                          .n_layer = c.n_layer,
-                          .k_dim = c.n_head_kv * c.head_dim_k,
-                          .v_dim = c.n_head_kv * c.head_dim_v,
-                          .type = o.kv_type};
+  const KvCacheOptions kv = kv_cache_options(model, o.n_ctx, o.kv_type);
   MUSE_RETURN_IF_ERROR(validate_kv_cache_options(kv));
   return std::unique_ptr<ModelContext>(new ModelContext(model, pool, o, kv));
 }
@@ -41,6 +58,40 @@ ModelContext::ModelContext(const Model& model, ThreadPool& pool, const ContextOp
   buf_.rope.resize(T * rope_table_size(int(c.n_rot)));
   buf_.pos.resize(T);
   if (kv.type == DType::Q8_0) buf_.kv_f32.resize(size_t(opts.n_ctx) * (kv.k_dim + kv.v_dim));
+
+  if (model.arch().ffn == FfnKind::kMoe) {
+    const size_t E = size_t(c.n_expert), K = size_t(c.n_expert_used), R = T * K;
+    const size_t Fe = size_t(c.n_ff_exp), Fs = size_t(c.n_ff_shexp), D = size_t(c.n_embd);
+    MoeBuffers& m = buf_.moe;
+    m.router.resize(T * E);
+    m.work.resize(2 * E);
+    m.ids.resize(R);
+    m.weights.resize(R);
+    m.shared_gate.resize(T);
+    m.count.resize(E);
+    m.offset.resize(E + 1);
+    m.fill.resize(E);
+    m.row_of.resize(R);
+    m.xe.resize(R * D);
+    m.ge.resize(R * Fe);
+    m.ue.resize(R * Fe);
+    m.gs.resize(T * Fs);
+    m.us.resize(T * Fs);
+    m.acc.resize(D);
+    m.jobs.reserve(2 * E + 2);
+  }
+  if (model.arch().attention == AttentionKind::kMla) {
+    const size_t H = size_t(c.n_head), C = size_t(c.kv_lora_rank), R = size_t(c.n_rot);
+    const size_t N = size_t(c.qk_nope()), Dv = size_t(c.head_dim_v);
+    MlaBuffers& m = buf_.mla;
+    m.q_a.resize(T * size_t(c.q_lora_rank));
+    m.kv_a.resize(T * (C + R));
+    m.head_in.resize(H * T * std::max(N, Dv));
+    m.head_out.resize(H * T * C);
+    m.q_lat.resize(T * H * (C + R));
+    m.lat.resize(T * H * C);
+    m.jobs.reserve(H);
+  }
 }
 
 Status ModelContext::eval(std::span<const int32_t> tokens, bool all_logits) {
@@ -88,9 +139,19 @@ void ModelContext::forward(std::span<const int32_t> tokens, bool all_logits, flo
                    .rope = rope,
                    .n_tokens = T,
                    .n_past = n_past_};
+  const ArchSpec& arch = model_.arch();
   for (int64_t il = 0; il < c.n_layer; ++il) {
-    dense_attention_forward(s, w.layers[il], il);
-    dense_ffn_forward(s, w.layers[il]);
+    const LayerWeights& lw = w.layers[size_t(il)];
+    if (arch.attention == AttentionKind::kMla) {
+      mla_attention_forward(s, lw, il, opts_.mla_mode);
+    } else {
+      dense_attention_forward(s, lw, il);
+    }
+    if (lw.moe) {
+      moe_ffn_forward(s, arch, lw);
+    } else {
+      dense_ffn_forward(s, lw);
+    }
   }
   n_past_ += T;
   if (logits_out == nullptr) return;

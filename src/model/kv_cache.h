@@ -15,8 +15,8 @@ namespace muse {
 struct KvCacheOptions {
   int64_t n_ctx = 0;  // positions
   int64_t n_layer = 0;
-  int64_t k_dim = 0;  // Hkv * Dh (elements per K row)
-  int64_t v_dim = 0;
+  int64_t k_dim = 0;        // Hkv * Dh (elements per K row)
+  int64_t v_dim = 0;        // 0: no V rows (MLA: the K row [c_kv ; k_rope] also serves as V)
   DType type = DType::F16;  // F32, F16 or Q8_0
 };
 
@@ -32,6 +32,8 @@ class KvCache {
   size_t k_row_bytes() const { return k_row_bytes_; }
   size_t v_row_bytes() const { return v_row_bytes_; }
   size_t bytes() const { return data_.size(); }
+  // Cache bytes one position occupies across all layers.
+  size_t bytes_per_token() const { return size_t(opts_.n_layer) * (k_row_bytes_ + v_row_bytes_); }
 
   uint8_t* k_row(int64_t layer, int64_t pos) { return k_base(layer) + pos * k_row_bytes_; }
   uint8_t* v_row(int64_t layer, int64_t pos) { return v_base(layer) + pos * v_row_bytes_; }

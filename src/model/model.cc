@@ -71,11 +71,11 @@ StatusOr<std::unique_ptr<Model>> Model::from_gguf(GgufFile file) {
     return Errorf("architecture '%s' is not supported (supported: %s)",
                   std::string(*arch_name).c_str(), known.c_str());
   }
-  MUSE_ASSIGN_OR_RETURN(m->config_, read_model_config(m->file_, m->arch_->rope_style));
+  MUSE_ASSIGN_OR_RETURN(m->config_, read_model_config(m->file_, *m->arch_));
   // The vocabulary size is the embedding's row count; `<arch>.vocab_size` is optional.
   if (const GgufTensor* e = m->file_.find_tensor("token_embd.weight"))
     m->config_.n_vocab = e->ne[1];
-  MUSE_RETURN_IF_ERROR(validate_model_config(m->config_));
+  MUSE_RETURN_IF_ERROR(validate_model_config(m->config_, *m->arch_));
   MUSE_ASSIGN_OR_RETURN(m->weights_, load_model_weights(m->file_, *m->arch_, m->config_));
   if (m->weights_.rope_freqs != nullptr) {
     RopeParams p = m->config_.rope_params();

@@ -3,6 +3,8 @@
 
 #include <string>
 
+#include "quant/quant.h"
+
 namespace muse {
 namespace {
 
@@ -62,6 +64,7 @@ class TensorFinder {
     return l;
   }
 
+  bool has(const std::string& name) const { return file_.find_tensor(name) != nullptr; }
   uint64_t n_bytes() const { return n_bytes_; }
 
  private:
@@ -71,13 +74,119 @@ class TensorFinder {
 
 }  // namespace
 
+QMatrix MoeWeights::expert(const QMatrix& m, int64_t e, int64_t n_out) {
+  const size_t stride = row_bytes(m.type, m.n_k);
+  return QMatrix{.type = m.type,
+                 .data = static_cast<const uint8_t*>(m.data) + size_t(e * n_out) * stride,
+                 .n_rows = n_out,
+                 .n_k = m.n_k};
+}
+
+namespace {
+
+Status load_gqa(TensorFinder& f, const ArchSpec& arch, const ModelConfig& c, const std::string& p,
+                LayerWeights& l) {
+  const int64_t D = c.n_embd;
+  const int64_t q_dim = c.n_head * c.head_dim_k, kv_dim = c.n_head_kv * c.head_dim_k;
+  const int64_t v_dim = c.n_head_kv * c.head_dim_v, o_dim = c.n_head * c.head_dim_v;
+  MUSE_ASSIGN_OR_RETURN(l.wq, f.linear(p + "attn_q", D, q_dim, arch.qkv_bias));
+  MUSE_ASSIGN_OR_RETURN(l.wk, f.linear(p + "attn_k", D, kv_dim, arch.qkv_bias));
+  MUSE_ASSIGN_OR_RETURN(l.wv, f.linear(p + "attn_v", D, v_dim, arch.qkv_bias));
+  MUSE_ASSIGN_OR_RETURN(l.wo, f.linear(p + "attn_output", o_dim, D, arch.out_bias));
+  if (arch.qk_norm == QkNorm::kPerHead) {
+    MUSE_ASSIGN_OR_RETURN(l.q_norm, f.vec_f32(p + "attn_q_norm.weight", c.head_dim_k, true));
+    MUSE_ASSIGN_OR_RETURN(l.k_norm, f.vec_f32(p + "attn_k_norm.weight", c.head_dim_k, true));
+  }
+  return Status::Ok();
+}
+
+// W_uk^T per head from the combined attn_kv_b, kept in F32 for float weights and re-quantized
+// to Q8_0 otherwise (so a decode step reads as many bytes as the original rows).
+void build_wk_b_t(const ModelConfig& c, MlaWeights& m, ModelWeights& w) {
+  const int64_t H = c.n_head, N = c.qk_nope(), C = c.kv_lora_rank, Dv = c.head_dim_v;
+  const QMatrix& kv_b = m.wkv_b;
+  const bool quantize =
+      !(kv_b.type == DType::F32 || kv_b.type == DType::F16 || kv_b.type == DType::BF16) &&
+      N % dtype_info(DType::Q8_0).block_size == 0;
+  const DType type = quantize ? DType::Q8_0 : DType::F32;
+  const size_t out_row = row_bytes(type, N), in_row = row_bytes(kv_b.type, C);
+  std::vector<uint8_t> buf(size_t(H * C) * out_row);
+  std::vector<float> wuk(static_cast<size_t>(N * C)), col(static_cast<size_t>(N));
+  for (int64_t h = 0; h < H; ++h) {
+    const uint8_t* rows = static_cast<const uint8_t*>(kv_b.data) + size_t(h * (N + Dv)) * in_row;
+    for (int64_t j = 0; j < N; ++j)
+      dequantize_row_ref(kv_b.type, rows + size_t(j) * in_row, &wuk[size_t(j * C)], C);
+    for (int64_t ci = 0; ci < C; ++ci) {
+      for (int64_t j = 0; j < N; ++j) col[size_t(j)] = wuk[size_t(j * C + ci)];
+      quantize_row_ref(type, col.data(), buf.data() + size_t(h * C + ci) * out_row, N);
+    }
+  }
+  m.wk_b_t = QMatrix{.type = type, .data = buf.data(), .n_rows = H * C, .n_k = N};
+  w.owned.push_back(std::move(buf));
+}
+
+Status load_mla(TensorFinder& f, const ModelConfig& c, const std::string& p, LayerWeights& l,
+                ModelWeights& w) {
+  const int64_t D = c.n_embd, H = c.n_head, C = c.kv_lora_rank, R = c.n_rot;
+  const int64_t q_dim = H * c.head_dim_k, Dv = c.head_dim_v;
+  MlaWeights& m = l.mla;
+  if (c.q_lora_rank > 0) {
+    MUSE_ASSIGN_OR_RETURN(m.wq_a, f.linear(p + "attn_q_a", D, c.q_lora_rank));
+    MUSE_ASSIGN_OR_RETURN(m.q_a_norm, f.vec_f32(p + "attn_q_a_norm.weight", c.q_lora_rank, true));
+    MUSE_ASSIGN_OR_RETURN(m.wq_b, f.linear(p + "attn_q_b", c.q_lora_rank, q_dim));
+  } else {
+    MUSE_ASSIGN_OR_RETURN(m.wq, f.linear(p + "attn_q", D, q_dim));
+  }
+  MUSE_ASSIGN_OR_RETURN(m.wkv_a, f.linear(p + "attn_kv_a_mqa", D, C + R));
+  MUSE_ASSIGN_OR_RETURN(m.kv_a_norm, f.vec_f32(p + "attn_kv_a_norm.weight", C, true));
+  if (f.has(p + "attn_k_b.weight") && !f.has(p + "attn_kv_b.weight"))
+    return Errorf(
+        "tensor '%sattn_kv_b.weight' is missing (files with split attn_k_b/attn_v_b "
+        "are not supported yet)",
+        p.c_str());
+  Linear kv_b;
+  MUSE_ASSIGN_OR_RETURN(kv_b, f.linear(p + "attn_kv_b", C, H * (c.qk_nope() + Dv)));
+  m.wkv_b = kv_b.w;
+  MUSE_ASSIGN_OR_RETURN(l.wo, f.linear(p + "attn_output", H * Dv, D));
+  build_wk_b_t(c, m, w);
+  return Status::Ok();
+}
+
+StatusOr<QMatrix> expert_tensor(TensorFinder& f, const std::string& name, int64_t n_in,
+                                int64_t n_out, int64_t n_expert) {
+  const GgufTensor* t = nullptr;
+  MUSE_ASSIGN_OR_RETURN(t, f.find(name, {n_in, n_out, n_expert}, true));
+  QMatrix m{.type = t->dtype, .data = t->data, .n_rows = n_out * n_expert, .n_k = n_in};
+  if (Status s = check_matmul(m); !s.ok())
+    return Errorf("tensor '%s': %s", name.c_str(), s.message().c_str());
+  return m;
+}
+
+Status load_moe(TensorFinder& f, const ArchSpec& arch, const ModelConfig& c, const std::string& p,
+                MoeWeights& m) {
+  const int64_t D = c.n_embd, E = c.n_expert, Fe = c.n_ff_exp, Fs = c.n_ff_shexp;
+  MUSE_ASSIGN_OR_RETURN(m.router, f.linear(p + "ffn_gate_inp", D, E));
+  MUSE_ASSIGN_OR_RETURN(m.probs_bias, f.vec_f32(p + "exp_probs_b.bias", E, false));
+  MUSE_ASSIGN_OR_RETURN(m.gate_exps, expert_tensor(f, p + "ffn_gate_exps.weight", D, Fe, E));
+  MUSE_ASSIGN_OR_RETURN(m.up_exps, expert_tensor(f, p + "ffn_up_exps.weight", D, Fe, E));
+  MUSE_ASSIGN_OR_RETURN(m.down_exps, expert_tensor(f, p + "ffn_down_exps.weight", Fe, D, E));
+  if (Fs > 0) {
+    MUSE_ASSIGN_OR_RETURN(m.gate_shexp, f.linear(p + "ffn_gate_shexp", D, Fs));
+    MUSE_ASSIGN_OR_RETURN(m.up_shexp, f.linear(p + "ffn_up_shexp", D, Fs));
+    MUSE_ASSIGN_OR_RETURN(m.down_shexp, f.linear(p + "ffn_down_shexp", Fs, D));
+    if (arch.shared_expert_gate == SharedExpertGate::kSigmoid)
+      MUSE_ASSIGN_OR_RETURN(m.shexp_gate, f.vec_f32(p + "ffn_gate_inp_shexp.weight", D, true));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 StatusOr<ModelWeights> load_model_weights(const GgufFile& file, const ArchSpec& arch,
                                           const ModelConfig& c) {
   TensorFinder f(file);
   ModelWeights w;
   const int64_t D = c.n_embd, V = c.n_vocab, F = c.n_ff;
-  const int64_t q_dim = c.n_head * c.head_dim_k, kv_dim = c.n_head_kv * c.head_dim_k;
-  const int64_t v_dim = c.n_head_kv * c.head_dim_v, o_dim = c.n_head * c.head_dim_v;
 
   const GgufTensor* embd = nullptr;
   MUSE_ASSIGN_OR_RETURN(embd, f.find("token_embd.weight", {D, V}, true));
@@ -95,25 +204,34 @@ StatusOr<ModelWeights> load_model_weights(const GgufFile& file, const ArchSpec& 
   }
   MUSE_ASSIGN_OR_RETURN(w.rope_freqs, f.vec_f32("rope_freqs.weight", c.n_rot / 2, false));
 
+  uint64_t expert_bytes = 0;
   w.layers.resize(size_t(c.n_layer));
   for (int64_t il = 0; il < c.n_layer; ++il) {
-    DenseLayerWeights& l = w.layers[size_t(il)];
+    LayerWeights& l = w.layers[size_t(il)];
     const std::string p = "blk." + std::to_string(il) + ".";
     MUSE_ASSIGN_OR_RETURN(l.attn_norm, f.vec_f32(p + "attn_norm.weight", D, true));
-    MUSE_ASSIGN_OR_RETURN(l.wq, f.linear(p + "attn_q", D, q_dim, arch.qkv_bias));
-    MUSE_ASSIGN_OR_RETURN(l.wk, f.linear(p + "attn_k", D, kv_dim, arch.qkv_bias));
-    MUSE_ASSIGN_OR_RETURN(l.wv, f.linear(p + "attn_v", D, v_dim, arch.qkv_bias));
-    MUSE_ASSIGN_OR_RETURN(l.wo, f.linear(p + "attn_output", o_dim, D, arch.out_bias));
-    if (arch.qk_norm == QkNorm::kPerHead) {
-      MUSE_ASSIGN_OR_RETURN(l.q_norm, f.vec_f32(p + "attn_q_norm.weight", c.head_dim_k, true));
-      MUSE_ASSIGN_OR_RETURN(l.k_norm, f.vec_f32(p + "attn_k_norm.weight", c.head_dim_k, true));
+    if (arch.attention == AttentionKind::kMla) {
+      MUSE_RETURN_IF_ERROR(load_mla(f, c, p, l, w));
+    } else {
+      MUSE_RETURN_IF_ERROR(load_gqa(f, arch, c, p, l));
     }
     MUSE_ASSIGN_OR_RETURN(l.ffn_norm, f.vec_f32(p + "ffn_norm.weight", D, true));
-    MUSE_ASSIGN_OR_RETURN(l.ffn_gate, f.linear(p + "ffn_gate", D, F));
-    MUSE_ASSIGN_OR_RETURN(l.ffn_up, f.linear(p + "ffn_up", D, F));
-    MUSE_ASSIGN_OR_RETURN(l.ffn_down, f.linear(p + "ffn_down", F, D));
+    l.moe = arch.ffn == FfnKind::kMoe && il >= c.n_leading_dense;
+    if (l.moe) {
+      MUSE_RETURN_IF_ERROR(load_moe(f, arch, c, p, l.experts));
+      for (const QMatrix* m : {&l.experts.gate_exps, &l.experts.up_exps, &l.experts.down_exps})
+        expert_bytes += row_bytes(m->type, m->n_k) * uint64_t(m->n_rows);
+    } else {
+      MUSE_ASSIGN_OR_RETURN(l.ffn_gate, f.linear(p + "ffn_gate", D, F));
+      MUSE_ASSIGN_OR_RETURN(l.ffn_up, f.linear(p + "ffn_up", D, F));
+      MUSE_ASSIGN_OR_RETURN(l.ffn_down, f.linear(p + "ffn_down", F, D));
+    }
   }
   w.n_bytes = f.n_bytes();
+  // A decode token reads one embedding row (not the table, unless it is also the output),
+  // and n_expert_used of every MoE layer's n_expert experts.
+  w.n_bytes_per_token = w.n_bytes - (w.output_tied ? 0 : w.tok_embd.bytes()) - expert_bytes;
+  if (c.n_expert > 0) w.n_bytes_per_token += expert_bytes / uint64_t(c.n_expert) * c.n_expert_used;
   return w;
 }
 

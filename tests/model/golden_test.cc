@@ -29,6 +29,12 @@ using testing::fixture;
 struct GoldenCase {
   std::string model;  // file stem in fixtures/models
   float tol;
+  // Fraction of positions (prompt positions and greedy steps) that must meet `tol` and the
+  // near-tie rule: 1 everywhere except the quantized MoE files, whose routers may flip an
+  // expert on a near-tie (fixtures README: at least 90 %).
+  double min_pass = 1.0;
+  MlaMode mla_mode = MlaMode::kAuto;
+  const char* suffix = "";  // test name suffix for cases that differ only in mla_mode
 };
 
 std::string golden_path(const std::string& model, int prompt) {
@@ -58,8 +64,9 @@ TEST_P(GoldenTest, TeacherForcedTop16) {
   auto model = Model::load(model_path);
   ASSERT_TRUE(model.ok()) << model.status().message();
   ThreadPool pool(2);
-  int n_prompts = 0;
+  int n_prompts = 0, n_checked = 0, n_passed = 0;
   float max_err = 0.0f;
+  const bool strict = gc.min_pass >= 1.0;
   for (int p = 1; std::filesystem::exists(golden_path(gc.model, p)); ++p, ++n_prompts) {
     std::ifstream in(golden_path(gc.model, p));
     const json g = json::parse(in);
@@ -68,7 +75,8 @@ TEST_P(GoldenTest, TeacherForcedTop16) {
     std::vector<int32_t> tokens = prompt;
     tokens.insert(tokens.end(), greedy.begin(), greedy.end() - 1);
 
-    auto ctx = ModelContext::create(**model, pool, {.n_ctx = 512, .kv_type = DType::F32});
+    auto ctx = ModelContext::create(**model, pool,
+                                    {.n_ctx = 512, .kv_type = DType::F32, .mla_mode = gc.mla_mode});
     ASSERT_TRUE(ctx.ok()) << ctx.status().message();
     ASSERT_TRUE((*ctx)->eval(tokens, /*all_logits=*/true).ok());
 
@@ -77,8 +85,12 @@ TEST_P(GoldenTest, TeacherForcedTop16) {
     for (size_t i = 0; i < prompt.size(); ++i) {
       int32_t worst = -1;
       const float err = max_top16_error(per_pos[i], (*ctx)->logits(int64_t(i)), &worst);
-      EXPECT_LE(err, gc.tol) << gc.model << " p" << p << " position " << i << " token " << worst;
+      if (strict) {
+        EXPECT_LE(err, gc.tol) << gc.model << " p" << p << " position " << i << " token " << worst;
+      }
       max_err = std::max(max_err, err);
+      ++n_checked;
+      n_passed += err <= gc.tol;
     }
     const json& steps = g["top16_before_each_greedy_token"];
     ASSERT_EQ(steps.size(), greedy.size());
@@ -86,21 +98,38 @@ TEST_P(GoldenTest, TeacherForcedTop16) {
       const auto logits = (*ctx)->logits(int64_t(prompt.size() - 1 + s));
       int32_t worst = -1;
       const float err = max_top16_error(steps[s], logits, &worst);
-      EXPECT_LE(err, gc.tol) << gc.model << " p" << p << " greedy step " << s;
+      if (strict) {
+        EXPECT_LE(err, gc.tol) << gc.model << " p" << p << " greedy step " << s;
+      }
       max_err = std::max(max_err, err);
       const int32_t ours = int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
       const float ref_max = steps[s][0][1].get<float>();
       float ref_ours = -1e30f;
       for (const json& e : steps[s])
         if (e[0].get<int32_t>() == ours) ref_ours = e[1].get<float>();
-      EXPECT_GE(ref_ours, ref_max - 0.1f)
-          << gc.model << " p" << p << " step " << s << ": argmax " << ours
-          << " is not a near-tie of the reference choice " << steps[s][0][0];
+      if (strict) {
+        EXPECT_GE(ref_ours, ref_max - 0.1f)
+            << gc.model << " p" << p << " step " << s << ": argmax " << ours
+            << " is not a near-tie of the reference choice " << steps[s][0][0];
+      }
+      ++n_checked;
+      n_passed += err <= gc.tol && ref_ours >= ref_max - 0.1f;
     }
   }
   EXPECT_GT(n_prompts, 0) << "no goldens for " << gc.model;
-  std::printf("%s: %d prompts, max |logit - reference| = %.2e (tolerance %.0e)\n", gc.model.c_str(),
-              n_prompts, double(max_err), double(gc.tol));
+  EXPECT_GE(double(n_passed), gc.min_pass * n_checked)
+      << gc.model << ": " << n_passed << " of " << n_checked << " positions within tolerance";
+  std::printf(
+      "%s%s: %d prompts, max |logit - reference| = %.2e (tolerance %.0e), %d/%d "
+      "positions pass\n",
+      gc.model.c_str(), gc.suffix, n_prompts, double(max_err), double(gc.tol), n_passed, n_checked);
+}
+
+std::string case_name(const ::testing::TestParamInfo<GoldenCase>& info) {
+  std::string n = info.param.model + info.param.suffix;
+  std::replace_if(
+      n.begin(), n.end(), [](char c) { return !std::isalnum(c); }, '_');
+  return n;
 }
 
 INSTANTIATE_TEST_SUITE_P(Dense, GoldenTest,
@@ -111,12 +140,23 @@ INSTANTIATE_TEST_SUITE_P(Dense, GoldenTest,
                                            GoldenCase{"llama-spm-kquant-q4_k_m", 0.1f},
                                            GoldenCase{"llama-spm-kquant-q6_k", 0.1f},
                                            GoldenCase{"qwen2-gpt2-tiny-q8_0", 0.1f}),
-                         [](const auto& info) {
-                           std::string n = info.param.model;
-                           std::replace_if(
-                               n.begin(), n.end(), [](char c) { return !std::isalnum(c); }, '_');
-                           return n;
-                         });
+                         case_name);
+
+// Mixture of experts and latent attention. The F32 files route exactly like llama.cpp, so
+// they meet the F32 rule everywhere; deepseek2 runs once per MLA path. llama.cpp c392e50
+// evaluated these files decompressed (K = W_uk Q8(c), V = W_uv Q8(c)); our absorbed path
+// quantizes other activations (the folded query, the attended latent), which flips a router
+// near-tie at a few positions of deepseek2-tiny-q8_0 (213/220 pass; decompressed 220/220).
+INSTANTIATE_TEST_SUITE_P(
+    Moe, GoldenTest,
+    ::testing::Values(
+        GoldenCase{"qwen2moe-tiny-f32", 5e-3f},
+        GoldenCase{"deepseek2-tiny-f32", 5e-3f, 1.0, MlaMode::kAbsorbed, "-absorbed"},
+        GoldenCase{"deepseek2-tiny-f32", 5e-3f, 1.0, MlaMode::kDecompressed, "-decompressed"},
+        GoldenCase{"qwen2moe-gpt2-tiny-q8_0", 0.1f, 0.9},
+        GoldenCase{"deepseek2-tiny-q8_0", 0.1f, 0.9, MlaMode::kAbsorbed, "-absorbed"},
+        GoldenCase{"deepseek2-tiny-q8_0", 0.1f, 0.9, MlaMode::kDecompressed, "-decompressed"}),
+    case_name);
 
 // stories260K from BOS alone: 256 greedy tokens equal the reference exactly (an independent
 // llama2.c implementation produced them; the text is the model's published output).

@@ -6,7 +6,6 @@ namespace muse {
 
 extern const ArchSpec kArchLlama = {
     .name = "llama",
-    .block = BlockKind::kDense,
     .rope_style = RopeStyle::Normal,
 };
 

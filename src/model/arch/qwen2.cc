@@ -5,7 +5,6 @@ namespace muse {
 
 extern const ArchSpec kArchQwen2 = {
     .name = "qwen2",
-    .block = BlockKind::kDense,
     .rope_style = RopeStyle::NeoX,
     .qkv_bias = Presence::kRequired,
     .out_bias = Presence::kAbsent,

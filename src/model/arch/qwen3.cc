@@ -5,7 +5,6 @@ namespace muse {
 
 extern const ArchSpec kArchQwen3 = {
     .name = "qwen3",
-    .block = BlockKind::kDense,
     .rope_style = RopeStyle::NeoX,
     .qk_norm = QkNorm::kPerHead,
     .qkv_bias = Presence::kAbsent,

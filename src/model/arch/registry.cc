@@ -8,12 +8,15 @@ namespace muse {
 extern const ArchSpec kArchLlama;
 extern const ArchSpec kArchQwen2;
 extern const ArchSpec kArchQwen3;
+extern const ArchSpec kArchQwen2Moe;
+extern const ArchSpec kArchQwen3Moe;
+extern const ArchSpec kArchDeepseek2;
+extern const ArchSpec kArchMuse;
 
 namespace {
-const std::array<const ArchSpec*, 3> kRegistry = {
-    &kArchLlama,
-    &kArchQwen2,
-    &kArchQwen3,
+const std::array<const ArchSpec*, 7> kRegistry = {
+    &kArchLlama,    &kArchQwen2,     &kArchQwen3, &kArchQwen2Moe,
+    &kArchQwen3Moe, &kArchDeepseek2, &kArchMuse,
 };
 }  // namespace
 

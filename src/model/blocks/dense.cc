@@ -42,7 +42,12 @@ void linear_forward_multi(ThreadPool& pool, MatmulScratch& scratch,
   }
 }
 
-void dense_attention_forward(const StepArgs& s, const DenseLayerWeights& w, int64_t il) {
+void run_matmul_jobs(ThreadPool& pool, MatmulScratch& scratch, std::span<const MatmulJob> jobs) {
+  for (const MatmulJob& j : jobs)
+    if (j.n_cols > 0) matmul(pool, scratch, j.w, j.x, j.n_cols, j.y);
+}
+
+void dense_attention_forward(const StepArgs& s, const LayerWeights& w, int64_t il) {
   const ModelConfig& c = s.config;
   StepBuffers& b = s.buf;
   const int64_t T = s.n_tokens, D = c.n_embd, Dh = c.head_dim_k;
@@ -104,7 +109,7 @@ void dense_attention_forward(const StepArgs& s, const DenseLayerWeights& w, int6
   add(b.x.data(), b.h.data(), b.x.data(), T * D);
 }
 
-void dense_ffn_forward(const StepArgs& s, const DenseLayerWeights& w) {
+void dense_ffn_forward(const StepArgs& s, const LayerWeights& w) {
   const ModelConfig& c = s.config;
   StepBuffers& b = s.buf;
   const int64_t T = s.n_tokens, D = c.n_embd, F = c.n_ff;

@@ -34,11 +34,14 @@ void linear_forward_multi(ThreadPool& pool, MatmulScratch& scratch,
                           std::span<const Linear* const> ls, const float* x, int64_t n_tokens,
                           std::span<float* const> ys);
 
+// Independent products of one step (experts, per-head projections) as one batch.
+void run_matmul_jobs(ThreadPool& pool, MatmulScratch& scratch, std::span<const MatmulJob> jobs);
+
 // x += W_o · attention(RoPE(W_q h), RoPE(W_k h), W_v h), h = RMSNorm(x); stores K/V rows of
 // the step's positions into layer `il` of the cache first.
-void dense_attention_forward(const StepArgs& s, const DenseLayerWeights& w, int64_t il);
+void dense_attention_forward(const StepArgs& s, const LayerWeights& w, int64_t il);
 
 // x += W_down (SiLU(W_gate h) * W_up h), h = RMSNorm(x) (Shazeer 2020, "GLU Variants").
-void dense_ffn_forward(const StepArgs& s, const DenseLayerWeights& w);
+void dense_ffn_forward(const StepArgs& s, const LayerWeights& w);
 
 }  // namespace muse
