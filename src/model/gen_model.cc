@@ -1,7 +1,8 @@
-// gen-model: an architecture is data here (a table of tensor names/shapes and one of
-// hyperparameter keys), so adding one is adding tables and a registry line, not code paths.
-// Weights: row r of tensor T is drawn from a generator seeded by (seed, name(T), r), so
-// rows can be made on any thread in any order and the file is still a function of the seed.
+// gen-model: an architecture is data (gen_model_arch.cc: tables of tensor names/shapes and
+// of hyperparameter keys), so adding one is adding tables and a registry line, not code
+// paths. Weights: row r of tensor T (rows of ne0; a 3-D expert stack has ne1 * ne2 of them)
+// is drawn from a generator seeded by (seed, name(T), r), so rows can be made on any thread
+// in any order and the file is still a function of the seed.
 #include "model/gen_model.h"
 
 #include <algorithm>
@@ -13,121 +14,23 @@
 
 #include "core/fp16.h"
 #include "gguf/gguf_writer.h"
+#include "model/gen_model_arch.h"
 #include "quant/quant.h"
+#include "quant/quantize_model.h"
 
 namespace muse {
 namespace {
 
-// ---- Architecture tables ----
-
-// Symbolic dimensions, resolved against the options.
-enum class Dim { kOne, kEmbd, kEmbdKv, kFf, kVocab };
-enum class Init { kOnes, kGaussian };
-
-struct TensorSpec {
-  const char* name;  // full name, or the part after "blk.N." for per-layer tensors
-  Dim ne0;           // contiguous dim (the input dim of a weight matrix)
-  Dim ne1;           // kOne for vectors
-  Init init;
-};
-
-enum class KeyValue {
-  kCtx,
-  kEmbd,
-  kLayer,
-  kFf,
-  kHead,
-  kHeadKv,
-  kRopeDim,
-  kRopeBase,
-  kRmsEps,
-  kVocab
-};
-
-struct KeySpec {
-  const char* suffix;  // written as "<arch>.<suffix>"
-  KeyValue value;
-};
-
-struct ArchSpec {
-  std::string_view name;
-  std::span<const TensorSpec> globals;  // written before the blocks
-  std::span<const TensorSpec> layer;    // per block, prefixed "blk.N."
-  std::span<const KeySpec> keys;
-};
-
-// llama.cpp's LLM_ARCH_LLAMA names (src/llama-arch.cpp); shapes in GGML order [ne0, ne1].
-constexpr TensorSpec kLlamaGlobals[] = {
-    {"token_embd.weight", Dim::kEmbd, Dim::kVocab, Init::kGaussian},  // [n_embd, n_vocab]
-    {"output_norm.weight", Dim::kEmbd, Dim::kOne, Init::kOnes},       // [n_embd]
-    {"output.weight", Dim::kEmbd, Dim::kVocab, Init::kGaussian},      // [n_embd, n_vocab]
-};
-constexpr TensorSpec kLlamaLayer[] = {
-    {"attn_norm.weight", Dim::kEmbd, Dim::kOne, Init::kOnes},         // [n_embd]
-    {"attn_q.weight", Dim::kEmbd, Dim::kEmbd, Init::kGaussian},       // [n_embd, n_embd]
-    {"attn_k.weight", Dim::kEmbd, Dim::kEmbdKv, Init::kGaussian},     // [n_embd, n_embd_kv]
-    {"attn_v.weight", Dim::kEmbd, Dim::kEmbdKv, Init::kGaussian},     // [n_embd, n_embd_kv]
-    {"attn_output.weight", Dim::kEmbd, Dim::kEmbd, Init::kGaussian},  // [n_embd, n_embd]
-    {"ffn_norm.weight", Dim::kEmbd, Dim::kOne, Init::kOnes},          // [n_embd]
-    {"ffn_gate.weight", Dim::kEmbd, Dim::kFf, Init::kGaussian},       // [n_embd, n_ff]
-    {"ffn_up.weight", Dim::kEmbd, Dim::kFf, Init::kGaussian},         // [n_embd, n_ff]
-    {"ffn_down.weight", Dim::kFf, Dim::kEmbd, Init::kGaussian},       // [n_ff, n_embd]
-};
-constexpr KeySpec kLlamaKeys[] = {
-    {"vocab_size", KeyValue::kVocab},
-    {"context_length", KeyValue::kCtx},
-    {"embedding_length", KeyValue::kEmbd},
-    {"block_count", KeyValue::kLayer},
-    {"feed_forward_length", KeyValue::kFf},
-    {"attention.head_count", KeyValue::kHead},
-    {"attention.head_count_kv", KeyValue::kHeadKv},
-    {"rope.dimension_count", KeyValue::kRopeDim},
-    {"rope.freq_base", KeyValue::kRopeBase},
-    {"attention.layer_norm_rms_epsilon", KeyValue::kRmsEps},
-};
-
-constexpr ArchSpec kArchs[] = {
-    {"llama", kLlamaGlobals, kLlamaLayer, kLlamaKeys},
-};
-
-const ArchSpec* find_arch(std::string_view name) {
-  for (const ArchSpec& a : kArchs)
-    if (a.name == name) return &a;
-  return nullptr;
-}
-
-int64_t n_head_kv_of(const GenModelOptions& o) { return o.n_head_kv ? o.n_head_kv : o.n_head; }
-
-int64_t resolve(Dim d, const GenModelOptions& o) {
-  switch (d) {
-    case Dim::kOne:
-      return 1;
-    case Dim::kEmbd:
-      return o.n_embd;
-    case Dim::kEmbdKv:
-      return o.n_embd / o.n_head * n_head_kv_of(o);
-    case Dim::kFf:
-      return o.n_ff;
-    case Dim::kVocab:
-      return o.n_vocab;
-  }
-  return 1;
-}
-
-const char* dim_option(Dim d) {
-  switch (d) {
-    case Dim::kEmbd:
-      return "n_embd";
-    case Dim::kEmbdKv:
-      return "n_embd / n_head * n_head_kv";
-    case Dim::kFf:
-      return "n_ff";
-    case Dim::kVocab:
-      return "n_vocab";
-    default:
-      return "1";
-  }
-}
+using gen_model_internal::ArchSpec;
+using gen_model_internal::Attention;
+using gen_model_internal::Dim;
+using gen_model_internal::Ffn;
+using gen_model_internal::KeySpec;
+using gen_model_internal::KeyValue;
+using gen_model_internal::Kind;
+using gen_model_internal::Shape;
+using gen_model_internal::SharedExperts;
+using gen_model_internal::TensorSpec;
 
 // ---- Tokenizer: a small but valid SentencePiece vocabulary ----
 
@@ -268,65 +171,224 @@ void encode_row(DType t, const float* src, uint8_t* dst, int64_t n) {
 
 struct ResolvedTensor {
   std::string name;
-  int64_t ne0, ne1;
+  int64_t ne[3];  // GGML order; trailing 1s are not written (GGML's `ggml_n_dims`)
   DType type;
-  Init init;
+  Kind kind;
+
+  int64_t n_rows() const { return ne[1] * ne[2]; }
+  int64_t n_elements() const { return ne[0] * n_rows(); }
+  size_t n_dims() const { return ne[2] > 1 ? 3 : ne[1] > 1 ? 2 : 1; }
 };
+
+// Standard deviation of a tensor's Gaussian values. Fan-in scaling keeps W x at the scale
+// of x for every projection (routers too: logits ~ N(0, 1) after RMSNorm); biases, and
+// DeepSeek-V3's selection bias, are small perturbations.
+float init_std(const ResolvedTensor& t) {
+  return t.kind == Kind::kBias ? 0.01f : 1.0f / std::sqrt(float(t.ne[0]));
+}
 
 // Fills `dst` with the tensor's rows, split in contiguous row ranges over the threads.
 Status fill_tensor(const ResolvedTensor& t, uint64_t seed, int n_threads, std::span<uint8_t> dst) {
-  const size_t row = row_bytes(t.type, t.ne0);
-  if (dst.size() != row * size_t(t.ne1)) return Status::Error("fill size mismatch");
+  const size_t row = row_bytes(t.type, t.ne[0]);
+  const int64_t n_rows = t.n_rows();
+  if (dst.size() != row * size_t(n_rows)) return Status::Error("fill size mismatch");
   const uint64_t tensor_seed = seed ^ fnv1a(t.name);
-  const float std = 1.0f / std::sqrt(float(t.ne0));  // fan-in: keeps W x at unit scale
+  const float std = init_std(t);
   auto work = [&](int64_t r0, int64_t r1) {
-    std::vector<float> buf(size_t(t.ne0));
+    std::vector<float> buf(size_t(t.ne[0]));
     for (int64_t r = r0; r < r1; ++r) {
-      if (t.init == Init::kOnes) {
+      if (t.kind == Kind::kNorm) {
         std::fill(buf.begin(), buf.end(), 1.0f);
       } else {
         uint64_t s = tensor_seed + uint64_t(r) * 0x9E3779B97F4A7C15ull;
-        gaussian_row(splitmix64(&s), std, buf.data(), t.ne0);
+        gaussian_row(splitmix64(&s), std, buf.data(), t.ne[0]);
       }
-      encode_row(t.type, buf.data(), dst.data() + size_t(r) * row, t.ne0);
+      encode_row(t.type, buf.data(), dst.data() + size_t(r) * row, t.ne[0]);
     }
   };
   // Small tensors are not worth a thread start (~tens of microseconds).
-  const int64_t elements = t.ne0 * t.ne1;
-  const int threads = elements < (1 << 16) ? 1 : int(std::min<int64_t>(n_threads, t.ne1));
+  const int threads = t.n_elements() < (1 << 16) ? 1 : int(std::min<int64_t>(n_threads, n_rows));
   std::vector<std::thread> pool;
   for (int i = 1; i < threads; ++i)
-    pool.emplace_back(work, t.ne1 * i / threads, t.ne1 * (i + 1) / threads);
-  work(0, t.ne1 / threads);
+    pool.emplace_back(work, n_rows * i / threads, n_rows * (i + 1) / threads);
+  work(0, n_rows / threads);
   for (std::thread& th : pool) th.join();
   return Status::Ok();
 }
 
-std::vector<ResolvedTensor> resolve_tensors(const ArchSpec& arch, const GenModelOptions& o) {
+// The tensors of the model in file order. Weights take --type, or the type llama-quantize
+// falls back to when their rows are not whole blocks of it (validate_gen_model refuses the
+// shapes for which that would be f16).
+std::vector<ResolvedTensor> resolve_tensors(const ArchSpec& arch, const GenModelOptions& o,
+                                            const Shape& shape) {
   std::vector<ResolvedTensor> out;
   auto add = [&](std::string name, const TensorSpec& s) {
-    const bool matrix = s.ne1 != Dim::kOne;
-    out.push_back({std::move(name), resolve(s.ne0, o), resolve(s.ne1, o),
-                   matrix ? o.type : DType::F32, s.init});
+    ResolvedTensor t{std::move(name),
+                     {resolve(s.ne0, shape), resolve(s.ne1, shape), resolve(s.ne2, shape)},
+                     DType::F32,
+                     s.kind};
+    if (s.kind == Kind::kWeight) t.type = row_fallback_type(o.type, t.ne[0]);
+    out.push_back(std::move(t));
   };
-  for (const TensorSpec& s : arch.globals) add(s.name, s);
-  for (int64_t l = 0; l < o.n_layer; ++l)
-    for (const TensorSpec& s : arch.layer) add("blk." + std::to_string(l) + "." + s.name, s);
+  for (const TensorSpec& s : arch.head) add(s.name, s);
+  for (int64_t l = 0; l < o.n_layer; ++l) {
+    for (const TensorSpec& s : arch.layer)
+      if (holds(s.when, shape, o, l)) add("blk." + std::to_string(l) + "." + s.name, s);
+  }
+  for (const TensorSpec& s : arch.tail) add(s.name, s);
   return out;
+}
+
+struct Range {
+  const char* name;
+  int64_t value, min, max;
+};
+
+Status check_ranges(std::initializer_list<Range> ranges) {
+  for (const Range& c : ranges) {
+    if (c.value < c.min || c.value > c.max) {
+      return Errorf("%s is %" PRId64 "; it must be between %" PRId64 " and %" PRId64, c.name,
+                    c.value, c.min, c.max);
+    }
+  }
+  return Status::Ok();
+}
+
+// The experts: counts, widths and routing options the architecture's keys can express.
+Status validate_moe(const ArchSpec& arch, const GenModelOptions& o, const Shape& s) {
+  // llama.cpp's LLAMA_MAX_EXPERTS is 512.
+  MUSE_RETURN_IF_ERROR(check_ranges({{"n_expert", o.n_expert, 1, 512},
+                                     {"n_expert_used", o.n_expert_used, 1, 512},
+                                     {"n_expert_shared", o.n_expert_shared, -1, 64},
+                                     {"n_ff_exp", o.n_ff_exp, 0, 1 << 22},
+                                     {"n_ff_shexp", o.n_ff_shexp, 0, 1 << 24}}));
+  if (o.n_expert_used > o.n_expert) {
+    return Errorf("n_expert_used %" PRId64 " exceeds n_expert %" PRId64, o.n_expert_used,
+                  o.n_expert);
+  }
+  const std::string name(arch.name);
+  if (arch.ffn == Ffn::kDenseThenMoe && (o.n_leading_dense < 0 || o.n_leading_dense > o.n_layer)) {
+    return Errorf("n_leading_dense %" PRId64 " must be between 0 and n_layer %" PRId64,
+                  o.n_leading_dense, o.n_layer);
+  }
+  switch (arch.shared) {
+    case SharedExperts::kNone:
+      if (o.n_expert_shared > 0 || o.n_ff_shexp > 0) {
+        return Errorf("%s has no shared expert: n_expert_shared and n_ff_shexp must be 0",
+                      name.c_str());
+      }
+      break;
+    case SharedExperts::kGated:
+      if (o.n_expert_shared == 0) {
+        return Errorf("%s always has a shared expert: n_expert_shared must be at least 1",
+                      name.c_str());
+      }
+      break;
+    case SharedExperts::kCount:
+      if (o.n_ff_shexp != 0 && o.n_ff_shexp != s.n_ff_shexp) {
+        return Errorf("n_ff_shexp %" PRId64
+                      " does not fit %s: its shared experts are n_ff_exp * "
+                      "n_expert_shared = %" PRId64 " wide (n_ff_shexp is for qwen2moe)",
+                      o.n_ff_shexp, name.c_str(), s.n_ff_shexp);
+      }
+      break;
+  }
+  if (o.expert_gating == ExpertGating::kSigmoid && !arch.has_key(KeyValue::kExpertGating)) {
+    return Errorf(
+        "expert_gating sigmoid: %s has no expert_gating_func key (its router is a "
+        "softmax); deepseek2 and muse have one",
+        name.c_str());
+  }
+  if (!(o.expert_weights_scale > 0) || !std::isfinite(o.expert_weights_scale)) {
+    return Errorf("expert_weights_scale must be positive and finite (it is %g)",
+                  double(o.expert_weights_scale));
+  }
+  return Status::Ok();
+}
+
+// Multi-head latent attention: the ranks and per-head widths (0 picks a default).
+Status validate_mla(const GenModelOptions& o, const Shape& s) {
+  MUSE_RETURN_IF_ERROR(check_ranges({{"q_lora_rank", o.q_lora_rank, 0, 1 << 20},
+                                     {"kv_lora_rank", o.kv_lora_rank, 0, 1 << 20},
+                                     {"qk_nope", o.qk_nope, 0, 1 << 16},
+                                     {"qk_rope", o.qk_rope, 0, 1 << 16},
+                                     {"v_head_dim", o.v_head_dim, 0, 1 << 16}}));
+  if (s.qk_rope % 2 != 0) {
+    return Errorf("qk_rope %" PRId64 "%s must be even (RoPE rotates pairs)", s.qk_rope,
+                  o.qk_rope ? "" : " (n_embd / n_head / 2)");
+  }
+  return Status::Ok();
+}
+
+void write_key(GgufWriter* w, const std::string& key, KeyValue v, const Shape& s,
+               const GenModelOptions& o) {
+  auto u32 = [&](int64_t x) { w->set_u32(key, uint32_t(x)); };
+  switch (v) {
+    case KeyValue::kCtx:
+      return u32(o.n_ctx);
+    case KeyValue::kEmbd:
+      return u32(s.n_embd);
+    case KeyValue::kLayer:
+      return u32(o.n_layer);
+    case KeyValue::kFf:
+      return u32(s.n_ff);
+    case KeyValue::kHead:
+      return u32(s.n_head);
+    case KeyValue::kHeadKv:
+      return u32(s.n_head_kv);
+    case KeyValue::kHeadDim:
+      return u32(s.head_dim);
+    case KeyValue::kVocab:
+      return u32(s.n_vocab);
+    case KeyValue::kExpertCount:
+      return u32(s.n_expert);
+    case KeyValue::kExpertUsed:
+      return u32(s.n_expert_used);
+    case KeyValue::kFfExp:
+      return u32(s.n_ff_exp);
+    case KeyValue::kFfShexp:
+      return u32(s.n_ff_shexp);
+    case KeyValue::kLeadingDense:
+      return u32(s.n_leading_dense);
+    case KeyValue::kExpertShared:
+      return u32(s.n_expert_shared);
+    case KeyValue::kExpertGating:
+      return u32(int64_t(o.expert_gating));
+    case KeyValue::kQLora:
+      return u32(s.q_lora_rank);
+    case KeyValue::kKvLora:
+      return u32(s.kv_lora_rank);
+    case KeyValue::kMlaKeyLength:
+      return u32(s.qk_nope + s.qk_rope);
+    case KeyValue::kVHeadDim:
+      return u32(s.v_head_dim);
+    case KeyValue::kQkRope:
+      return u32(s.qk_rope);
+    case KeyValue::kRopeBase:
+      return w->set_f32(key, o.rope_freq_base);
+    case KeyValue::kRmsEps:
+      return w->set_f32(key, o.rms_norm_eps);
+    case KeyValue::kExpertWeightsScale:
+      return w->set_f32(key, o.expert_weights_scale);
+    case KeyValue::kZero:
+      return w->set_f32(key, 0.0f);
+    case KeyValue::kExpertWeightsNorm:
+      return w->set_bool(key, o.expert_weights_norm);
+  }
 }
 
 }  // namespace
 
 std::vector<std::string_view> gen_model_archs() {
   std::vector<std::string_view> out;
-  for (const ArchSpec& a : kArchs) out.push_back(a.name);
+  for (const ArchSpec& a : gen_model_internal::gen_archs()) out.push_back(a.name);
   return out;
 }
 
 bool gen_model_type_allowed(DType t) { return find_type(t) != nullptr; }
 
 Status validate_gen_model(const GenModelOptions& o) {
-  const ArchSpec* arch = find_arch(o.arch);
+  const ArchSpec* arch = gen_model_internal::find_gen_arch(o.arch);
   if (!arch) {
     std::string known;
     for (std::string_view a : gen_model_archs())
@@ -334,22 +396,15 @@ Status validate_gen_model(const GenModelOptions& o) {
     return Status::Error("unknown architecture '" + o.arch + "' (gen-model knows: " + known + ")");
   }
   // Bounds keep every product below int64 and every value inside the u32 keys.
-  struct Positive {
-    const char* name;
-    int64_t value;
-    int64_t max;
-  };
-  const Positive checks[] = {
-      {"n_embd", o.n_embd, 1 << 20},    {"n_layer", o.n_layer, 1 << 16},
-      {"n_head", o.n_head, 1 << 16},    {"n_ff", o.n_ff, 1 << 22},
-      {"n_vocab", o.n_vocab, 1 << 24},  {"n_ctx", o.n_ctx, int64_t(1) << 31},
-      {"n_threads", o.n_threads, 1024},
-  };
-  for (const Positive& c : checks) {
-    if (c.value <= 0 || c.value > c.max) {
-      return Errorf("%s is %" PRId64 "; it must be between 1 and %" PRId64, c.name, c.value, c.max);
-    }
-  }
+  MUSE_RETURN_IF_ERROR(check_ranges({
+      {"n_embd", o.n_embd, 1, 1 << 20},
+      {"n_layer", o.n_layer, 1, 1 << 16},
+      {"n_head", o.n_head, 1, 1 << 16},
+      {"n_ff", o.n_ff, 1, 1 << 22},
+      {"n_vocab", o.n_vocab, 1, 1 << 24},
+      {"n_ctx", o.n_ctx, 1, int64_t(1) << 31},
+      {"n_threads", o.n_threads, 1, 1024},
+  }));
   if (o.n_head_kv < 0 || o.n_head_kv > o.n_head) {
     return Errorf("n_head_kv is %" PRId64 "; it must be between 1 and n_head (%" PRId64
                   "), or 0 for n_head",
@@ -358,9 +413,9 @@ Status validate_gen_model(const GenModelOptions& o) {
   if (o.n_embd % o.n_head != 0) {
     return Errorf("n_head %" PRId64 " does not divide n_embd %" PRId64, o.n_head, o.n_embd);
   }
-  if (o.n_head % n_head_kv_of(o) != 0) {
-    return Errorf("n_head_kv %" PRId64 " does not divide n_head %" PRId64, n_head_kv_of(o),
-                  o.n_head);
+  const int64_t n_head_kv = o.n_head_kv ? o.n_head_kv : o.n_head;
+  if (o.n_head % n_head_kv != 0) {
+    return Errorf("n_head_kv %" PRId64 " does not divide n_head %" PRId64, n_head_kv, o.n_head);
   }
   if ((o.n_embd / o.n_head) % 2 != 0) {
     return Errorf("head dimension n_embd / n_head = %" PRId64 " must be even (RoPE rotates pairs)",
@@ -379,16 +434,31 @@ Status validate_gen_model(const GenModelOptions& o) {
   if (!(o.rope_freq_base > 0) || !(o.rms_norm_eps > 0)) {
     return Status::Error("rope_freq_base and rms_norm_eps must be positive");
   }
+  const Shape shape = gen_model_internal::resolve_shape(*arch, o);
+  if (arch->ffn != Ffn::kDense) MUSE_RETURN_IF_ERROR(validate_moe(*arch, o, shape));
+  if (arch->attention == Attention::kMla) MUSE_RETURN_IF_ERROR(validate_mla(o, shape));
+
+  // Every dimension of every tensor: positive (a derived default can be 0: n_ff / 4 of a
+  // tiny n_ff), and rows that are whole blocks of the weight type or of its fallback.
   const int64_t block = dtype_info(o.type).block_size;
-  for (std::span<const TensorSpec> group : {arch->globals, arch->layer}) {
+  for (std::span<const TensorSpec> group : {arch->head, arch->layer, arch->tail}) {
     for (const TensorSpec& s : group) {
-      if (s.ne1 == Dim::kOne) continue;  // vectors stay F32
-      const int64_t ne0 = resolve(s.ne0, o);
-      if (ne0 % block != 0) {
+      // Dense blocks come first, MoE blocks last: the two ends tell whether a spec is used.
+      if (!holds(s.when, shape, o, 0) && !holds(s.when, shape, o, o.n_layer - 1)) continue;
+      for (Dim d : {s.ne0, s.ne1, s.ne2}) {
+        if (resolve(d, shape) < 1) {
+          return Errorf("%s is %" PRId64 "; %s needs it positive", dim_option(d, *arch),
+                        resolve(d, shape), s.name);
+        }
+      }
+      if (s.kind != Kind::kWeight) continue;
+      const int64_t ne0 = resolve(s.ne0, shape);
+      const DType fallback = row_fallback_type(o.type, ne0);
+      if (fallback != o.type && fallback == DType::F16) {
         return Errorf("%s %" PRId64 " is not a multiple of the %s block size %" PRId64
                       " (%s has rows of %s elements)",
-                      dim_option(s.ne0), ne0, std::string(dtype_name(o.type)).c_str(), block,
-                      s.name, dim_option(s.ne0));
+                      dim_option(s.ne0, *arch), ne0, std::string(dtype_name(o.type)).c_str(), block,
+                      s.name, dim_option(s.ne0, *arch));
       }
     }
   }
@@ -397,7 +467,8 @@ Status validate_gen_model(const GenModelOptions& o) {
 
 StatusOr<GenModelSummary> gen_model(const GenModelOptions& o, const std::string& path) {
   MUSE_RETURN_IF_ERROR(validate_gen_model(o));
-  const ArchSpec& arch = *find_arch(o.arch);
+  const ArchSpec& arch = *gen_model_internal::find_gen_arch(o.arch);
+  const Shape shape = gen_model_internal::resolve_shape(arch, o);
   const std::string prefix = std::string(arch.name) + ".";
 
   GgufWriter w;
@@ -406,51 +477,19 @@ StatusOr<GenModelSummary> gen_model(const GenModelOptions& o, const std::string&
   w.set_u32("general.file_type", find_type(o.type)->file_type);
   w.set_alignment(kGgufDefaultAlignment);
   if (is_quantized(o.type)) w.set_u32("general.quantization_version", 2);  // GGML's current
-  for (const KeySpec& k : arch.keys) {
-    const std::string key = prefix + k.suffix;
-    switch (k.value) {
-      case KeyValue::kCtx:
-        w.set_u32(key, uint32_t(o.n_ctx));
-        break;
-      case KeyValue::kEmbd:
-        w.set_u32(key, uint32_t(o.n_embd));
-        break;
-      case KeyValue::kLayer:
-        w.set_u32(key, uint32_t(o.n_layer));
-        break;
-      case KeyValue::kFf:
-        w.set_u32(key, uint32_t(o.n_ff));
-        break;
-      case KeyValue::kHead:
-        w.set_u32(key, uint32_t(o.n_head));
-        break;
-      case KeyValue::kHeadKv:
-        w.set_u32(key, uint32_t(n_head_kv_of(o)));
-        break;
-      case KeyValue::kRopeDim:
-        w.set_u32(key, uint32_t(o.n_embd / o.n_head));
-        break;
-      case KeyValue::kVocab:
-        w.set_u32(key, uint32_t(o.n_vocab));
-        break;
-      case KeyValue::kRopeBase:
-        w.set_f32(key, o.rope_freq_base);
-        break;
-      case KeyValue::kRmsEps:
-        w.set_f32(key, o.rms_norm_eps);
-        break;
-    }
-  }
+  for (const KeySpec& k : arch.keys)
+    if (holds(k.when, shape, o, -1)) write_key(&w, prefix + k.suffix, k.value, shape, o);
   add_tokenizer(o, &w);
 
   GenModelSummary summary;
-  for (ResolvedTensor& t : resolve_tensors(arch, o)) {
-    const int64_t ne[2] = {t.ne0, t.ne1};
-    const size_t n_dims = t.ne1 == 1 ? 1 : 2;
+  for (ResolvedTensor& t : resolve_tensors(arch, o, shape)) {
     summary.n_tensors += 1;
-    summary.n_params += t.ne0 * t.ne1;
-    summary.n_bytes += row_bytes(t.type, t.ne0) * uint64_t(t.ne1);
+    summary.n_params += t.n_elements();
+    summary.n_bytes += row_bytes(t.type, t.ne[0]) * uint64_t(t.n_rows());
+    summary.n_fallback += t.kind == Kind::kWeight && t.type != o.type;
     const std::string name = t.name;
+    const size_t n_dims = t.n_dims();
+    const int64_t ne[3] = {t.ne[0], t.ne[1], t.ne[2]};
     MUSE_RETURN_IF_ERROR(w.add_tensor(
         name, t.type, std::span<const int64_t>(ne, n_dims),
         [t = std::move(t), seed = o.seed, threads = o.n_threads](std::span<uint8_t> dst) {

@@ -4,8 +4,10 @@
 //
 // Rules, for the mixes muse writes (no importance matrix, which these mixes never need):
 //  * Only tensors of 2+ effective dims whose name ends in "weight" are quantized, minus
-//    norms, MoE routers and a few small tensors llama.cpp keeps (`kKeepFragments`); the
-//    rest (norms, biases, ...) are copied as they are, which for F32 inputs means F32.
+//    norms, MoE routers (`ffn_gate_inp`, `ffn_gate_inp_shexp`, `exp_probs_b`) and a few
+//    small tensors llama.cpp keeps (`kKeepFragments`); the rest (norms, biases, ...) are
+//    copied as they are, which for F32 inputs means F32. A 3-D expert stack [ne0, ne1, E]
+//    is ne1 * E rows of ne0, converted like any matrix.
 //  * output.weight, and token_embd.weight when there is no output.weight (tied embeddings):
 //    Q6_K, except Q8_0 stays Q8_0, and Q8_0 when the row is not a multiple of the base
 //    type's block. So Q4_0 models get a Q6_K output, as llama-quantize gives them.
@@ -106,6 +108,8 @@ bool is_attn_v_like(Role r) {
 constexpr std::string_view kKeepFragments[] = {
     "_norm.weight",
     "ffn_gate_inp.weight",
+    "ffn_gate_inp_shexp.weight",  // qwen2moe's shared-expert gate
+    "exp_probs_b",                // DeepSeek-V3's expert selection bias
     "ffn_gate_tid2eid.weight",
     "altup",
     "laurel",
@@ -182,17 +186,6 @@ int64_t block_of(DType t) { return dtype_info(t).block_size; }
 
 std::string type_text(DType t) { return std::string(dtype_name(t)); }
 
-// A type whose block divides `n_cols`: K-quants fall back to the 32-block type of at least
-// as many bits, anything else to F16.
-DType fallback_type(DType t, int64_t n_cols) {
-  if (n_cols % block_of(t) == 0) return t;
-  DType f = DType::F16;
-  if (t == DType::Q4_K) f = DType::Q5_0;
-  if (t == DType::Q5_K) f = DType::Q5_1;
-  if (t == DType::Q6_K) f = DType::Q8_0;
-  return n_cols % block_of(f) == 0 ? f : DType::F16;
-}
-
 struct ModelFacts {
   int n_layer = 0;
   int n_expert = 0;
@@ -245,7 +238,7 @@ class TypeChooser {
       if (!ruled.ok()) return ruled.status();
       t = *ruled;
     }
-    const DType f = fallback_type(t, n_cols);
+    const DType f = row_fallback_type(t, n_cols);
     if (f != t) {
       if (!note->empty()) *note += "; ";
       *note += "rows of " + std::to_string(n_cols) + " are not whole " + type_text(t) +
@@ -392,6 +385,16 @@ Status check_distinct(const std::string& in_path, const std::string& out_path) {
 }
 
 }  // namespace
+
+// K-quants fall back to the 32-block type of at least as many bits, anything else to F16.
+DType row_fallback_type(DType t, int64_t n_cols) {
+  if (n_cols % block_of(t) == 0) return t;
+  DType f = DType::F16;
+  if (t == DType::Q4_K) f = DType::Q5_0;
+  if (t == DType::Q5_K) f = DType::Q5_1;
+  if (t == DType::Q6_K) f = DType::Q8_0;
+  return n_cols % block_of(f) == 0 ? f : DType::F16;
+}
 
 std::span<const QuantMixInfo> quant_mixes() { return kMixes; }
 

@@ -47,6 +47,11 @@ const QuantMixInfo& quant_mix_info(QuantMix mix);
 // Case-insensitive. "Q4_K" and "Q5_K" mean Q4_K_M and Q5_K_M, as in llama-quantize.
 std::optional<QuantMix> quant_mix_from_name(std::string_view name);
 
+// The type a tensor whose rows have `n_cols` elements is stored in when they are not whole
+// blocks of `t`, as llama-quantize falls back: q4_K -> q5_0, q5_K -> q5_1, q6_K -> q8_0, and
+// f16 for any other type or when even 32 does not divide `n_cols`. `t` itself when it fits.
+DType row_fallback_type(DType t, int64_t n_cols);
+
 struct QuantizeOptions {
   QuantMix mix = QuantMix::kQ4_K_M;
   // Every quantizable tensor gets the mix's base type: no output / attn_v / ffn_down

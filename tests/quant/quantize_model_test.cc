@@ -21,6 +21,7 @@
 #include "gguf/gguf.h"
 #include "gguf/gguf_writer.h"
 #include "gguf/test_util.h"
+#include "model/gen_model.h"
 #include "quant/quant.h"
 #include "quant_test_util.h"
 
@@ -242,7 +243,98 @@ TEST(QuantizePlanTest, EightExpertModel) {
   EXPECT_EQ(t["blk.0.attn_output.weight"], DType::Q4_0);
 }
 
+// llama-quantize never quantizes what picks the experts: the router, qwen2moe's shared-
+// expert gate and DeepSeek-V3's selection bias (2-D here, so that only the names keep them).
+TEST(QuantizePlanTest, RoutersAreNeverQuantized) {
+  TempDir dir;
+  const std::string path = dir.file("m.gguf");
+  write_model(path, {.n_layer = 1, .n_expert = 4},
+              {{"blk.0.ffn_gate_inp.weight", {256, 4}},
+               {"blk.0.ffn_gate_inp_shexp.weight", {256, 4}},
+               {"blk.0.exp_probs_b.weight", {256, 4}},
+               {"blk.0.ffn_gate_shexp.weight", {256, 4}},
+               {"blk.0.ffn_up_exps.weight", {256, 4, 4}}});
+  for (const QuantMixInfo& m : quant_mixes()) {
+    std::map<std::string, DType> t = planned_types(path, {.mix = m.mix});
+    EXPECT_EQ(t["blk.0.ffn_gate_inp.weight"], DType::F32) << m.name;
+    EXPECT_EQ(t["blk.0.ffn_gate_inp_shexp.weight"], DType::F32) << m.name;
+    EXPECT_EQ(t["blk.0.exp_probs_b.weight"], DType::F32) << m.name;
+    EXPECT_EQ(t["blk.0.ffn_gate_shexp.weight"], m.base) << m.name;
+    EXPECT_EQ(t["blk.0.ffn_up_exps.weight"], m.base) << m.name;
+  }
+}
+
 // ---- conversion ----
+
+// `muse gen-model`'s MoE models through the quantizer: routers, the shared-expert gate and
+// the selection bias are copied byte for byte; a 3-D expert stack [ne0, ne1, E] is ne1 * E
+// rows of ne0, quantized like any matrix, with llama.cpp's per-layer ffn_down choice.
+TEST(QuantizeModelTest, GenModelMoeExpertsQuantizedRoutersKept) {
+  TempDir dir;
+  ThreadPool pool(2);
+  for (const char* arch : {"qwen2moe", "deepseek2"}) {
+    SCOPED_TRACE(arch);
+    GenModelOptions g;
+    g.arch = arch;
+    g.n_embd = 256;
+    g.n_layer = 2;
+    g.n_head = 4;
+    g.n_ff = 512;
+    g.n_vocab = 300;
+    g.n_expert = 4;
+    g.n_ff_exp = 256;
+    g.n_leading_dense = 1;  // deepseek2: block 0 dense, block 1 MoE
+    g.expert_gating = g.arch == "deepseek2" ? ExpertGating::kSigmoid : ExpertGating::kSoftmax;
+    ASSERT_TRUE(gen_model(g, dir.file("f32.gguf")).ok());
+    StatusOr<QuantizeSummary> s =
+        quantize_model(dir.file("f32.gguf"), dir.file("q.gguf"), {.mix = QuantMix::kQ4_K_M}, pool);
+    ASSERT_TRUE(s.ok()) << s.status().message();
+    StatusOr<GgufFile> in = GgufFile::open(dir.file("f32.gguf"));
+    StatusOr<GgufFile> out = GgufFile::open(dir.file("q.gguf"));
+    ASSERT_TRUE(in.ok() && out.ok());
+    ASSERT_EQ(in->tensors().size(), out->tensors().size());
+    int n_routers = 0, n_stacks = 0;
+    for (size_t i = 0; i < in->tensors().size(); ++i) {
+      const GgufTensor& a = in->tensors()[i];
+      const GgufTensor& b = out->tensors()[i];
+      const std::string name(a.name);
+      SCOPED_TRACE(name);
+      ASSERT_EQ(b.name, a.name);
+      ASSERT_EQ(b.n_dims, a.n_dims);
+      for (int d = 0; d < kGgufMaxDims; ++d) ASSERT_EQ(b.ne[d], a.ne[d]);
+      if (contains(name, "ffn_gate_inp") || contains(name, "exp_probs_b") || a.n_dims == 1) {
+        n_routers += !contains(name, "norm") && !contains(name, "attn_");
+        EXPECT_EQ(b.dtype, DType::F32);
+        ASSERT_EQ(b.bytes, a.bytes);
+        EXPECT_EQ(std::memcmp(a.data, b.data, a.bytes), 0);
+        continue;
+      }
+      ASSERT_NE(b.dtype, DType::F32);
+      EXPECT_EQ(b.bytes, row_bytes(b.dtype, b.ne[0]) * uint64_t(b.ne[1] * b.ne[2]));
+      if (a.n_dims != 3) continue;
+      ++n_stacks;
+      // Q4_K keeps about 4.5 bits: the rms error of N(0, 1/256) weights is ~5 % of their rms,
+      // Q6_K's ~1.5 %. A stack quantized with the wrong row length would be far off.
+      const std::vector<float> x = dequantized(a), y = dequantized(b);
+      double err = 0, ref = 0;
+      for (size_t k = 0; k < x.size(); ++k) {
+        err += (double(x[k]) - y[k]) * (double(x[k]) - y[k]);
+        ref += double(x[k]) * x[k];
+      }
+      EXPECT_LT(std::sqrt(err / ref), 0.1);
+    }
+    // qwen2moe: ffn_gate_inp and ffn_gate_inp_shexp in both blocks; deepseek2: ffn_gate_inp
+    // and exp_probs_b in its one MoE block.
+    EXPECT_EQ(n_routers, g.arch == "qwen2moe" ? 4 : 2);
+    EXPECT_EQ(n_stacks, g.arch == "qwen2moe" ? 6 : 3);
+    // use_more_bits(i, 2) holds for block 1 only.
+    EXPECT_EQ(out->find_tensor("blk.1.ffn_down_exps.weight")->dtype, DType::Q6_K);
+    EXPECT_EQ(out->find_tensor("blk.1.ffn_gate_exps.weight")->dtype, DType::Q4_K);
+    const bool qwen = g.arch == "qwen2moe";
+    EXPECT_EQ(out->find_tensor(qwen ? "blk.0.ffn_up_exps.weight" : "blk.0.ffn_up.weight")->dtype,
+              DType::Q4_K);
+  }
+}
 
 TEST(QuantizeModelTest, F16AndBf16InputsQuantizeLikeTheirF32Values) {
   TempDir dir;
