@@ -160,5 +160,30 @@ TEST(ChatCli, ScriptedConversationWithReset) {
   EXPECT_EQ(conv["messages"][1]["role"], "assistant");
 }
 
+// Every architecture gen-model writes runs end to end through `muse run` (tokenizer, MoE,
+// MLA, sampler) and reports its KV footprint through `muse info`; needs no fixtures.
+TEST(RunCli, GeneratedMoeAndMlaModelsRun) {
+  TempDir dir;
+  for (const char* arch : {"qwen2moe", "qwen3moe", "deepseek2", "muse"}) {
+    const std::string path = dir.file(std::string(arch) + ".gguf");
+    const auto gen =
+        run_muse(std::string("gen-model --arch ") + arch +
+                 " --n-embd 128 --n-layer 2 --n-head 4 --n-ff 256 --n-expert 4 --n-expert-used 2"
+                 " --type q8_0 -o " +
+                 shell_quote(path));
+    ASSERT_EQ(gen.exit_code, 0) << arch << ": " << gen.err;
+    const auto run =
+        run_muse("run -m " + shell_quote(path) + " -n 8 --temp 0 --ignore-eos -p 'a b c'");
+    EXPECT_EQ(run.exit_code, 0) << arch << ": " << run.err;
+    EXPECT_FALSE(run.out.empty()) << arch;
+    const auto info = run_muse("info " + shell_quote(path));
+    EXPECT_EQ(info.exit_code, 0) << arch << ": " << info.err;
+    EXPECT_NE(info.out.find("runtime: KV cache"), std::string::npos) << arch << info.out;
+    if (std::string(arch) == "deepseek2" || std::string(arch) == "muse") {
+      EXPECT_NE(info.out.find("latent rows"), std::string::npos) << arch;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace muse::testing
