@@ -149,6 +149,44 @@ void BM_AttentionDecode(benchmark::State& state) {
 }
 BENCHMARK(BM_AttentionDecode)->Args({1, 4096})->Args({0, 4096})->Args({1, 512});
 
+// One decode step of DeepSeek-V3-style absorbed MLA on one thread's share: range(0) query
+// heads over a single latent kv head, q/k dim 576 = [c_kv(512) ; k_rope(64)], V = the first
+// 512 of each F16 cache row (v aliases k), kv length range(1). Bytes = the cache read once;
+// 16 heads take two sweeps of 8, so the second sweep's reads may come from cache.
+void BM_AttentionDecodeMla(benchmark::State& state) {
+  const int64_t n_head = state.range(0), n_kv = state.range(1);
+  constexpr int64_t kDimK = 576, kDimV = 512;
+  const auto cf = random_vec(n_kv * kDimK, 17);
+  std::vector<fp16_t> cache(cf.size());
+  for (size_t i = 0; i < cf.size(); ++i) cache[i] = fp32_to_fp16(cf[i]);
+  const auto q = random_vec(n_head * kDimK, 18);
+  std::vector<float> out(n_head * kDimV);
+  const int32_t pos = int32_t(n_kv - 1);
+  const AttentionArgs args{.n_head = n_head,
+                           .n_head_kv = 1,
+                           .head_dim = kDimK,
+                           .head_dim_v = kDimV,
+                           .n_kv = n_kv,
+                           .q = q.data(),
+                           .k = cache.data(),
+                           .v = cache.data(),
+                           .out = out.data(),
+                           .pos = &pos,
+                           .k_row_stride = kDimK,
+                           .v_row_stride = kDimK,
+                           .scale = 0.0722f};  // 1/sqrt(192): DeepSeek's nope + rope dims
+  if (!validate_attention_args(args).ok()) {
+    state.SkipWithError("invalid attention args");
+    return;
+  }
+  for (auto _ : state) {
+    attention(args);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetBytesProcessed(state.iterations() * n_kv * kDimK * 2);
+}
+BENCHMARK(BM_AttentionDecodeMla)->Args({16, 4096})->Args({16, 512});
+
 // Prefill of a 64-token block ending a 1024-row cache: (token, head) items, causal.
 void BM_AttentionPrefill(benchmark::State& state) {
   constexpr int64_t kHeads = 32, kHeadsKv = 8, kDim = 128, kTokens = 64, kKv = 1024;

@@ -120,34 +120,34 @@ void axpy_ref(float a, const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = static_cast<float>(double(a) * x[i] + double(y[i]));
 }
 
+// Element `col` of kv row `row` (col = head offset + dim).
 static double kv_at(const AttentionArgs& a, const void* base, int64_t stride, int64_t row,
-                    int64_t head, int64_t d) {
-  const int64_t idx = row * stride + head * a.head_dim + d;
+                    int64_t col) {
+  const int64_t idx = row * stride + col;
   if (a.kv_type == DType::F16) return fp16_to_fp32(static_cast<const fp16_t*>(base)[idx]);
   return static_cast<const float*>(base)[idx];
 }
 
 void attention_ref(const AttentionArgs& a) {
-  const int64_t q_stride = a.q_token_stride ? a.q_token_stride : a.n_head * a.head_dim;
-  const int64_t o_stride = a.out_token_stride ? a.out_token_stride : a.n_head * a.head_dim;
-  const int64_t kv_packed = a.n_head_kv * a.head_dim;
-  const int64_t k_stride = a.k_row_stride ? a.k_row_stride : kv_packed;
-  const int64_t v_stride = a.v_row_stride ? a.v_row_stride : kv_packed;
-  const double scale = a.scale != 0.0f ? a.scale : 1.0 / std::sqrt(double(a.head_dim));
+  const int64_t dk = a.head_dim, dv = a.head_dim_v ? a.head_dim_v : a.head_dim;
+  const int64_t q_stride = a.q_token_stride ? a.q_token_stride : a.n_head * dk;
+  const int64_t o_stride = a.out_token_stride ? a.out_token_stride : a.n_head * dv;
+  const int64_t k_stride = a.k_row_stride ? a.k_row_stride : a.n_head_kv * dk;
+  const int64_t v_stride = a.v_row_stride ? a.v_row_stride : a.n_head_kv * dv;
+  const double scale = a.scale != 0.0f ? a.scale : 1.0 / std::sqrt(double(dk));
   const int64_t group = a.n_head / a.n_head_kv;
   std::vector<double> p;
-  std::vector<double> o(static_cast<size_t>(a.head_dim));
+  std::vector<double> o(static_cast<size_t>(dv));
   for (int64_t t = 0; t < a.n_tokens; ++t) {
     const int64_t len = int64_t(a.pos[t]) + 1;  // causal: rows 0..pos[t]
     p.assign(static_cast<size_t>(len), 0.0);
     for (int64_t h = 0; h < a.n_head; ++h) {
       const int64_t g = h / group;
-      const float* q = a.q + t * q_stride + h * a.head_dim;
+      const float* q = a.q + t * q_stride + h * dk;
       double mx = -std::numeric_limits<double>::infinity();
       for (int64_t j = 0; j < len; ++j) {
         double s = 0.0;
-        for (int64_t d = 0; d < a.head_dim; ++d)
-          s += double(q[d]) * kv_at(a, a.k, k_stride, j, g, d);
+        for (int64_t d = 0; d < dk; ++d) s += double(q[d]) * kv_at(a, a.k, k_stride, j, g * dk + d);
         p[j] = s * scale;
         mx = std::max(mx, p[j]);
       }
@@ -155,10 +155,10 @@ void attention_ref(const AttentionArgs& a) {
       for (int64_t j = 0; j < len; ++j) sum += p[j] = std::exp(p[j] - mx);
       std::fill(o.begin(), o.end(), 0.0);
       for (int64_t j = 0; j < len; ++j) {
-        for (int64_t d = 0; d < a.head_dim; ++d) o[d] += p[j] * kv_at(a, a.v, v_stride, j, g, d);
+        for (int64_t d = 0; d < dv; ++d) o[d] += p[j] * kv_at(a, a.v, v_stride, j, g * dv + d);
       }
-      float* out = a.out + t * o_stride + h * a.head_dim;
-      for (int64_t d = 0; d < a.head_dim; ++d) out[d] = static_cast<float>(o[d] / sum);
+      float* out = a.out + t * o_stride + h * dv;
+      for (int64_t d = 0; d < dv; ++d) out[d] = static_cast<float>(o[d] / sum);
     }
   }
 }
