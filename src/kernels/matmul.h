@@ -31,7 +31,8 @@ struct MatmulJob {
   float* y = nullptr;        // [n_cols][w.n_rows]
 };
 
-// Holds the quantized activations between calls so the hot path does not allocate.
+// Holds the quantized activations and the batch bookkeeping between calls so the hot path
+// does not allocate once the buffers have grown to the largest batch seen.
 class MatmulScratch {
  public:
   uint8_t* acts(size_t bytes) {
@@ -39,8 +40,36 @@ class MatmulScratch {
     return buf_.data();
   }
 
+  // Bookkeeping of matmul_batch, internal to matmul.cc.
+  // One distinct input of a batch, quantized to `act` (an ActType) at buf_[offset].
+  struct Input {
+    const float* x;
+    int64_t n_k, n_cols;
+    int act;
+    size_t offset, stride;  // stride: bytes per quantized column
+    int64_t first_col;      // columns of the inputs before this one
+  };
+  // One job with its row chunks; plans_ is in hand-out order.
+  struct Plan {
+    MatmulJob job;
+    int input;        // index into inputs_, or -1 for F32 activations (x itself)
+    size_t a_stride;  // bytes per activation column
+    double work;      // weight bytes x column tiles: what the chunking balances
+    int64_t n_tiles, chunk_tiles;
+    int64_t order;  // position in the caller's span, to break ties deterministically
+  };
+
  private:
+  friend void matmul_batch(ThreadPool&, MatmulScratch&, std::span<const MatmulJob>);
+  friend void matmul_multi(ThreadPool&, MatmulScratch&, std::span<const QMatrix>, const float*,
+                           int64_t, std::span<float* const>);
+
   std::vector<uint8_t> buf_;
+  std::vector<Input> inputs_;
+  std::vector<Plan> plans_;
+  std::vector<int64_t> task_end_;  // [plans_.size()] prefix sums of the chunk counts
+  std::vector<double> finish_;     // [pool size] per-thread times of the balance check
+  std::vector<MatmulJob> multi_;   // matmul_multi's jobs
 };
 
 // Checks that `w` can be multiplied: supported type, n_k a multiple of its block size.
@@ -56,5 +85,14 @@ void matmul(ThreadPool& pool, MatmulScratch& scratch, const QMatrix& w, const fl
 // ys[i] is [n_cols][w[i].n_rows].
 void matmul_multi(ThreadPool& pool, MatmulScratch& scratch, std::span<const QMatrix> ws,
                   const float* x, int64_t n_cols, std::span<float* const> ys);
+
+// Independent products in one pool job (the experts of a mixture-of-experts layer: gate/up
+// of every expert on one input, or each expert's down projection on its own input). Inputs
+// are quantized once per distinct (x, n_k, n_cols, activation type), so jobs that share an
+// input share its quantization; then the row chunks of all jobs are handed out from one
+// counter, sized over the whole batch so that the threads stay balanced even when every
+// matrix is smaller than one chunk. Results are bit-identical to one `matmul` per job.
+// Every job needs check_matmul(w).ok(); no y may overlap any x or another y.
+void matmul_batch(ThreadPool& pool, MatmulScratch& scratch, std::span<const MatmulJob> jobs);
 
 }  // namespace muse

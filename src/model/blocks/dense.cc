@@ -43,8 +43,7 @@ void linear_forward_multi(ThreadPool& pool, MatmulScratch& scratch,
 }
 
 void run_matmul_jobs(ThreadPool& pool, MatmulScratch& scratch, std::span<const MatmulJob> jobs) {
-  for (const MatmulJob& j : jobs)
-    if (j.n_cols > 0) matmul(pool, scratch, j.w, j.x, j.n_cols, j.y);
+  matmul_batch(pool, scratch, jobs);
 }
 
 void dense_attention_forward(const StepArgs& s, const LayerWeights& w, int64_t il) {
