@@ -34,6 +34,7 @@ struct Spec {
   bool norm = false, probs_bias = false;
   float scale = 1.0f;
   int64_t n_groups = 0, n_groups_used = 0;
+  int64_t header_n_expert = 0;  // written as expert_count instead of n_expert (error tests)
   // MLA
   int64_t q_lora = 0, kv_lora = 32, nope = 16, rope = 8, v_dim = 16;
 };
@@ -130,7 +131,7 @@ Status write_model(const Spec& s, const Weights& w, const std::string& path) {
   g.set_u32(a + ".attention.head_count", uint32_t(H));
   g.set_f32(a + ".attention.layer_norm_rms_epsilon", 1e-6f);
   g.set_f32(a + ".rope.freq_base", 10000.0f);
-  g.set_u32(a + ".expert_count", uint32_t(s.n_expert));
+  g.set_u32(a + ".expert_count", uint32_t(s.header_n_expert ? s.header_n_expert : s.n_expert));
   g.set_u32(a + ".expert_used_count", uint32_t(s.n_used));
   g.set_u32(a + ".expert_feed_forward_length", uint32_t(s.n_ff_exp));
   if (s.mla) {
@@ -456,6 +457,42 @@ Spec deepseek2_lite() {  // full-rank q, softmax without renormalisation
 INSTANTIATE_TEST_SUITE_P(Moe, ReferenceMoe,
                          ::testing::Values(qwen3moe(), muse_arch(), deepseek2_lite()),
                          [](const auto& info) { return info.param.arch; });
+
+TEST(MoeLoad, ClearErrors) {
+  testing::TempDir dir;
+  const std::string path = dir.file("m.gguf");
+  auto load_error = [&](const Spec& s, const Weights& w) {
+    EXPECT_TRUE(write_model(s, w, path).ok());
+    auto m = Model::load(path);
+    return m.ok() ? std::string() : m.status().message();
+  };
+  Spec s = muse_arch();
+  Weights w = make_weights(s, 1);
+  s.n_used = 9;  // more experts per token than exist
+  EXPECT_NE(load_error(s, w).find("expert_used_count 9 must be in [1, expert_count 8]"),
+            std::string::npos)
+      << load_error(s, w);
+  s = muse_arch();
+  s.n_groups = 3;  // does not divide 8 experts
+  EXPECT_NE(load_error(s, w).find("expert_group_count 3 does not divide expert_count 8"),
+            std::string::npos);
+  s = muse_arch();
+  s.gating = 3;
+  EXPECT_NE(load_error(s, w).find("expert_gating_func: unsupported value 3"), std::string::npos);
+  s = muse_arch();
+  s.kv_lora = 600;  // latent wider than attention supports
+  w = make_weights(s, 1);
+  EXPECT_NE(load_error(s, w).find("exceeds the supported head width"), std::string::npos)
+      << load_error(s, w);
+  // Tensors with 4 experts under a header that says 8: the error names tensor and shapes.
+  s = qwen3moe();
+  s.n_expert = 4;
+  s.header_n_expert = 8;
+  w = make_weights(s, 1);
+  EXPECT_NE(load_error(s, w).find("ffn_gate_inp.weight': shape [64, 4], expected [64, 8]"),
+            std::string::npos)
+      << load_error(s, w);
+}
 
 }  // namespace
 }  // namespace muse
