@@ -15,9 +15,16 @@ Status validate_kv_cache_options(const KvCacheOptions& o) {
   if (o.type != DType::F32 && o.type != DType::F16 && o.type != DType::Q8_0)
     return Errorf("KV cache: type %s is not supported (f32, f16, q8_0)",
                   std::string(dtype_name(o.type)).c_str());
+  if (o.type == DType::Q8_0 && o.v_dim == 0 && o.k_dim % 32 != 0)
+    return Errorf(
+        "KV cache: q8_0 needs a latent row (kv_lora_rank + rope) that is a multiple "
+        "of 32, got %lld; use f16 or f32",
+        (long long)o.k_dim);
   if (o.type == DType::Q8_0 && (o.k_dim % 32 != 0 || o.v_dim % 32 != 0))
-    return Errorf("KV cache: q8_0 needs rows that are multiples of 32 (got %lld, %lld)",
-                  (long long)o.k_dim, (long long)o.v_dim);
+    return Errorf(
+        "KV cache: q8_0 needs K/V rows that are multiples of 32, got %lld and %lld; "
+        "use f16 or f32",
+        (long long)o.k_dim, (long long)o.v_dim);
   const double bytes = double(o.n_layer) * double(o.n_ctx) * double(o.k_dim + o.v_dim) *
                        (o.type == DType::F32 ? 4.0 : 2.0);
   if (bytes > double(int64_t(1) << 40))
