@@ -78,15 +78,18 @@ void quantize_inputs(ThreadPool& pool, std::span<const Input> inputs, int64_t n_
   });
 }
 
-// Splits every plan into its share of `n_chunks` chunks over the batch (whole tiles, at least
-// one chunk), then returns when the last of finish.size() threads would be done if each
-// took the next chunk in order as soon as it was free, in units of work.
-double split(std::span<Plan> plans, double total_work, int64_t n_chunks, std::span<double> finish) {
+// Gives every plan its share of `n_chunks` chunks over the batch: whole tiles, at least one.
+void set_chunks(std::span<Plan> plans, double total_work, int64_t n_chunks) {
   for (Plan& p : plans) {
-    const int64_t c = std::clamp<int64_t>(
-        int64_t(std::ceil(p.work * double(n_chunks) / total_work)), 1, p.n_tiles);
+    const double share = p.work * double(n_chunks) / total_work;
+    const int64_t c = std::clamp<int64_t>(int64_t(std::ceil(share)), 1, p.n_tiles);
     p.chunk_tiles = (p.n_tiles + c - 1) / c;
   }
+}
+
+// When the last of finish.size() threads would be done, in units of work, if each took the
+// next chunk in order as soon as it was free (what the pool's task counter does).
+double simulate(std::span<const Plan> plans, std::span<double> finish) {
   std::ranges::fill(finish, 0.0);  // a min-heap of the threads' finish times
   for (const Plan& p : plans) {
     const double tile_work = p.work / double(p.n_tiles);
@@ -105,24 +108,27 @@ void choose_chunks(std::span<Plan> plans, int n_threads, std::vector<double>& fi
   int64_t total_bytes = 0;
   for (const Plan& p : plans) {
     total_work += p.work;
-    total_bytes += int64_t(row_bytes(p.job.w.type, p.job.w.n_k)) * p.job.w.n_rows;
+    total_bytes += int64_t(p.w_stride) * p.job.w.n_rows;
   }
   const int64_t first =
       std::clamp<int64_t>(total_bytes / kMinChunkBytes, n_threads, kMaxChunksPerThread * n_threads);
+  set_chunks(plans, total_work, first);
+  // One matrix splits into equal chunks; one thread has nothing to balance.
+  if (plans.size() == 1 || n_threads == 1) return;
   finish.resize(size_t(n_threads));
   const double balanced = total_work / n_threads * (1 + kBalanceSlack);
-  double best_time = std::numeric_limits<double>::infinity();
+  double best_time = simulate(plans, finish);
   int64_t best = first, last = first;
-  for (int step = 0; step < kBalanceSteps; ++step) {
+  for (int step = 1; step < kBalanceSteps && best_time > balanced; ++step) {
     last = first + step * n_threads;
-    const double time = split(plans, total_work, last, finish);
+    set_chunks(plans, total_work, last);
+    const double time = simulate(plans, finish);
     if (time < best_time) {
       best_time = time;
       best = last;
     }
-    if (time <= balanced) break;
   }
-  if (best != last) split(plans, total_work, best, finish);
+  if (best != last) set_chunks(plans, total_work, best);
 }
 
 }  // namespace
@@ -156,10 +162,12 @@ void matmul_batch(ThreadPool& pool, MatmulScratch& scratch, std::span<const Matm
     if (job.n_cols <= 0) continue;
     const QMatrix& w = job.w;
     const ActType act = act_type(w.type);
+    const size_t w_stride = row_bytes(w.type, w.n_k);
     Plan p{.job = job,
            .input = -1,
            .a_stride = size_t(w.n_k) * sizeof(float),
-           .work = double(row_bytes(w.type, w.n_k)) * double(w.n_rows) *
+           .w_stride = w_stride,
+           .work = double(w_stride) * double(w.n_rows) *
                    double((job.n_cols + kTileCols - 1) / kTileCols),
            .n_tiles = (w.n_rows + kTileRows - 1) / kTileRows,
            .chunk_tiles = 0,
@@ -194,9 +202,11 @@ void matmul_batch(ThreadPool& pool, MatmulScratch& scratch, std::span<const Matm
 
   // Largest jobs first, so the small ones fill the gaps at the end (list scheduling's LPT
   // order); ties keep the caller's order.
-  std::ranges::sort(plans, [](const Plan& a, const Plan& b) {
-    return a.work != b.work ? a.work > b.work : a.order < b.order;
-  });
+  if (plans.size() > 1) {
+    std::ranges::sort(plans, [](const Plan& a, const Plan& b) {
+      return a.work != b.work ? a.work > b.work : a.order < b.order;
+    });
+  }
   choose_chunks(plans, pool.size(), scratch.finish_);
   std::vector<int64_t>& task_end = scratch.task_end_;
   task_end.clear();
@@ -212,7 +222,7 @@ void matmul_batch(ThreadPool& pool, MatmulScratch& scratch, std::span<const Matm
     const QMatrix& w = p.job.w;
     const uint8_t* const a =
         p.input < 0 ? reinterpret_cast<const uint8_t*>(p.job.x) : q + inputs[p.input].offset;
-    const size_t w_stride = row_bytes(w.type, w.n_k);
+    const size_t w_stride = p.w_stride;
     const uint8_t* const wbytes = static_cast<const uint8_t*>(w.data);
     const int64_t chunk = task - (i == 0 ? 0 : task_end[i - 1]);
     const int64_t r_begin = chunk * p.chunk_tiles * kTileRows;

@@ -54,6 +54,7 @@ class MatmulScratch {
     MatmulJob job;
     int input;        // index into inputs_, or -1 for F32 activations (x itself)
     size_t a_stride;  // bytes per activation column
+    size_t w_stride;  // bytes per weight row
     double work;      // weight bytes x column tiles: what the chunking balances
     int64_t n_tiles, chunk_tiles;
     int64_t order;  // position in the caller's span, to break ties deterministically
