@@ -17,6 +17,17 @@ struct LatentRows {
   DType type;
 };
 
+// Elements [first, first + n) of cached row p (rows `row_len` wide) as floats.
+void read_latent(const LatentRows& rows, int64_t row_len, int64_t p, int64_t first, int64_t n,
+                 float* out) {
+  const int64_t at = p * row_len + first;
+  if (rows.type == DType::F32) {
+    std::copy_n(static_cast<const float*>(rows.data) + at, n, out);
+  } else {
+    dequantize_row_ref(DType::F16, static_cast<const uint8_t*>(rows.data) + at * 2, out, n);
+  }
+}
+
 LatentRows latent_rows(const StepArgs& s, int64_t il, int64_t n_kv) {
   const int64_t row = s.kv.options().k_dim;
   if (s.kv.options().type != DType::Q8_0) return {s.kv.k_base(il), s.kv.options().type};
@@ -113,23 +124,11 @@ void decompressed(const StepArgs& s, const LayerWeights& lw, int64_t il) {
   m.k_all.resize(size_t(n_kv * H * Dq));
   m.v_all.resize(size_t(n_kv * H * Dv));
   const LatentRows rows = latent_rows(s, il, n_kv);
-  s.pool.run(n_kv, [&](int64_t p, int) {
-    if (rows.type == DType::F32) {
-      std::copy_n(static_cast<const float*>(rows.data) + p * (C + R), C, &m.c_all[p * C]);
-    } else {
-      dequantize_row_ref(DType::F16, static_cast<const uint8_t*>(rows.data) + p * (C + R) * 2,
-                         &m.c_all[p * C], C);
-    }
-  });
+  s.pool.run(n_kv, [&](int64_t p, int) { read_latent(rows, C + R, p, 0, C, &m.c_all[p * C]); });
   matmul(s.pool, b.matmul, w.wkv_b, m.c_all.data(), n_kv, m.kv_all.data());
   s.pool.run(n_kv, [&](int64_t p, int) {
     float kr[kAttentionMaxHeadDim];
-    if (rows.type == DType::F32) {
-      std::copy_n(static_cast<const float*>(rows.data) + p * (C + R) + C, R, kr);
-    } else {
-      dequantize_row_ref(DType::F16, static_cast<const uint8_t*>(rows.data) + (p * (C + R) + C) * 2,
-                         kr, R);
-    }
+    read_latent(rows, C + R, p, C, R, kr);
     for (int64_t h = 0; h < H; ++h) {
       const float* src = &m.kv_all[(p * H + h) * (N + Dv)];
       float* k = &m.k_all[(p * H + h) * Dq];
@@ -163,7 +162,7 @@ void mla_attention_forward(const StepArgs& s, const LayerWeights& lw, int64_t il
   MlaBuffers& m = b.mla;
   const MlaWeights& w = lw.mla;
   const int64_t T = s.n_tokens, D = c.n_embd, H = c.n_head, N = c.qk_nope(), R = c.n_rot;
-  const int64_t C = c.kv_lora_rank, Dq = N + R, Dv = c.head_dim_v;
+  const int64_t C = c.kv_lora_rank, Dq = N + R;
 
   for (int64_t t = 0; t < T; ++t) rms_norm(&b.x[t * D], lw.attn_norm, &b.h[t * D], D, c.rms_eps);
   if (c.q_lora_rank > 0) {
@@ -198,7 +197,6 @@ void mla_attention_forward(const StepArgs& s, const LayerWeights& lw, int64_t il
     absorbed(s, lw, il);
   }
   linear_forward(s.pool, b.matmul, lw.wo, b.attn.data(), T, b.h.data());
-  (void)Dv;
   add(b.x.data(), b.h.data(), b.x.data(), T * D);
 }
 
