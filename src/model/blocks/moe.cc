@@ -101,11 +101,8 @@ void moe_ffn_forward(const StepArgs& s, const ArchSpec& arch, const LayerWeights
   }
   for (int64_t t = 0; t < T; ++t) {
     float g = 1.0f;
-    if (w.shexp_gate != nullptr) {
-      double dot = 0.0;
-      for (int64_t i = 0; i < D; ++i) dot += double(w.shexp_gate[i]) * b.h[t * D + i];
-      g = float(1.0 / (1.0 + std::exp(-dot)));
-    }
+    if (w.shexp_gate != nullptr)
+      g = 1.0f / (1.0f + std::exp(-dot_f32(w.shexp_gate, &b.h[t * D], D)));
     m.shared_gate[t] = g;
   }
   // Rows grouped by expert (tokens in order inside a group); row_of[t * K + k] finds them.
@@ -149,20 +146,10 @@ void moe_ffn_forward(const StepArgs& s, const ArchSpec& arch, const LayerWeights
   // x += sum_k weight_k * expert_k(h) (+ gate * shared(h)), summed in routing order.
   float* acc = m.acc.data();
   for (int64_t t = 0; t < T; ++t) {
-    for (int64_t k = 0; k < K; ++k) {
-      const float wk = m.weights[t * K + k];
-      const float* y = &m.xe[int64_t(m.row_of[t * K + k]) * D];
-      if (k == 0) {
-        for (int64_t i = 0; i < D; ++i) acc[i] = wk * y[i];
-      } else {
-        for (int64_t i = 0; i < D; ++i) acc[i] += wk * y[i];
-      }
-    }
-    if (Fs > 0) {
-      const float g = m.shared_gate[t];
-      const float* y = &b.h[t * D];
-      for (int64_t i = 0; i < D; ++i) acc[i] += g * y[i];
-    }
+    std::fill_n(acc, D, 0.0f);
+    for (int64_t k = 0; k < K; ++k)
+      axpy(m.weights[t * K + k], &m.xe[int64_t(m.row_of[t * K + k]) * D], acc, D);
+    if (Fs > 0) axpy(m.shared_gate[t], &b.h[t * D], acc, D);
     add(&b.x[t * D], acc, &b.x[t * D], D);
   }
 }
