@@ -29,6 +29,7 @@ namespace muse {
 namespace attention_internal {
 
 constexpr int64_t kTile = 16;  // kv rows per online-softmax step
+static_assert(kAttentionPageRowsMultiple % kTile == 0, "a tile must not cross a page");
 // Query heads handled in one pass over the rows: their q and acc live on the stack
 // (2 x 18 KiB), i.e. 36 heads of dim 128, 18 of dim 256 or 8 of dim 576. 4608 = 8 * 576, so
 // an MLA pass holds an even number of heads (four pairs) rather than 7 with 4096.
@@ -316,6 +317,13 @@ HWY_INLINE void PrefetchRows(const KvT* src, int64_t stride, int64_t n_rows, int
   }
 }
 
+// Row j of a K or V array, contiguous or paged (see AttentionArgs).
+template <typename KvT>
+HWY_INLINE const KvT* RowAt(const AttentionArgs& a, const KvT* base, int64_t j, int64_t stride) {
+  if (a.page_table == nullptr) return base + j * stride;
+  return base + int64_t(a.page_table[j / a.page_rows]) * a.page_stride + (j % a.page_rows) * stride;
+}
+
 // Running state of one query head: max m, denominator l, unnormalized output acc.
 struct HeadState {
   float m;
@@ -391,16 +399,20 @@ void AttendHeads(const AttentionArgs& a, const Resolved& r, int64_t t, int64_t h
     const int64_t j_next = j0 + kPrefetchTiles * kTile;
     if (j_next < len) {
       const int64_t next_rows = std::min(kTile, len - j_next);
-      PrefetchRows(k + j_next * r.k_stride + g_first * dk, r.k_stride, next_rows, g_span * dk);
+      PrefetchRows(RowAt(a, k, j_next, r.k_stride) + g_first * dk, r.k_stride, next_rows,
+                   g_span * dk);
       if (!v_within_k) {
-        PrefetchRows(v + j_next * r.v_stride + g_first * dv, r.v_stride, next_rows, g_span * dv);
+        PrefetchRows(RowAt(a, v, j_next, r.v_stride) + g_first * dv, r.v_stride, next_rows,
+                     g_span * dv);
       }
     }
+    const KvT* k_tile = RowAt(a, k, j0, r.k_stride);
+    const KvT* v_tile = RowAt(a, v, j0, r.v_stride);
     int64_t b = 0;
     while (b < nb) {
       const int64_t g = (h0 + b) / r.group;
-      const KvT* kt = k + j0 * r.k_stride + g * dk;
-      const KvT* vt = v + j0 * r.v_stride + g * dv;
+      const KvT* kt = k_tile + g * dk;
+      const KvT* vt = v_tile + g * dv;
       const float* q_b = qs + b * dk;
       float* acc_b = acc + b * dv;
       if (b + 1 < nb && (h0 + b + 1) / r.group == g) {  // two heads of one group
@@ -488,6 +500,13 @@ Status validate_attention_args(const AttentionArgs& a) {
     return Errorf("attention: a stride is smaller than the packed row it steps over");
   }
   if (!std::isfinite(a.scale)) return Errorf("attention: scale is not finite");
+  if (a.page_table != nullptr &&
+      (a.page_rows < kAttentionPageRowsMultiple || a.page_rows % kAttentionPageRowsMultiple != 0 ||
+       a.page_stride < 1)) {
+    return Errorf(
+        "attention: page_rows %lld must be a positive multiple of %lld (page stride %lld)",
+        (long long)a.page_rows, (long long)kAttentionPageRowsMultiple, (long long)a.page_stride);
+  }
   for (int64_t t = 0; t < a.n_tokens; ++t) {
     if (a.pos[t] < 0 || a.pos[t] >= a.n_kv) {
       return Errorf("attention: token %lld has position %d outside the %lld cached rows",

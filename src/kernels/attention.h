@@ -15,6 +15,8 @@ namespace muse {
 // Bounds head_dim and head_dim_v. 576 = 512 + 64 is the q/k dim of DeepSeek-V2/V3 attention
 // with the up-projections absorbed (MLA, DeepSeek-V2 paper sec. 2.1); its v dim is 512.
 constexpr int64_t kAttentionMaxHeadDim = 576;
+// Page sizes of a paged K/V are multiples of this (the kernel's tile of kv rows).
+constexpr int64_t kAttentionPageRowsMultiple = 16;
 
 // Layouts (element strides, not bytes):
 //   q   [n_tokens][n_head][head_dim]     float; token rows q_token_stride apart
@@ -23,6 +25,12 @@ constexpr int64_t kAttentionMaxHeadDim = 576;
 //   out [n_tokens][n_head][head_dim_v]   float; token rows out_token_stride apart
 // A stride of 0 means packed (n_head * head_dim for q, n_head * head_dim_v for out,
 // n_head_kv * head_dim for k, n_head_kv * head_dim_v for v).
+// Paged K/V (a paged KV cache): with a page_table, kv row j lives in page
+// page_table[j / page_rows] at row j % page_rows, and page i starts page_stride elements
+// after page 0 for both k and v, i.e. row j of k is
+//   k + page_table[j / page_rows] * page_stride + (j % page_rows) * k_row_stride
+// (v likewise). page_rows is a multiple of kAttentionPageRowsMultiple, so each tile of
+// rows the kernel visits lies inside one page.
 // Example: AttentionArgs{.n_head = 32, .n_head_kv = 8, .head_dim = 128, .n_kv = len,
 //                        .q = q, .k = k, .v = v, .out = out, .pos = &pos}.
 // MLA with a latent cache: each row is [c_kv(512) ; k_rope(64)] and V is its first 512
@@ -48,6 +56,10 @@ struct AttentionArgs {
   int64_t v_row_stride = 0;
   int64_t out_token_stride = 0;
   float scale = 0.0f;  // softmax scale applied to q.k; 0 = 1/sqrt(head_dim)
+
+  const int32_t* page_table = nullptr;  // null: rows are contiguous (stride apart)
+  int64_t page_rows = 0;                // rows per page
+  int64_t page_stride = 0;              // elements between pages, for k and for v
 };
 
 // Checks sizes, strides, pointers and every pos[t]; call once before splitting work.

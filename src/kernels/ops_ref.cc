@@ -120,10 +120,13 @@ void axpy_ref(float a, const float* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] = static_cast<float>(double(a) * x[i] + double(y[i]));
 }
 
-// Element `col` of kv row `row` (col = head offset + dim).
+// Element `col` of kv row `row` (col = head offset + dim), contiguous or paged.
 static double kv_at(const AttentionArgs& a, const void* base, int64_t stride, int64_t row,
                     int64_t col) {
-  const int64_t idx = row * stride + col;
+  const int64_t idx = a.page_table == nullptr
+                          ? row * stride + col
+                          : int64_t(a.page_table[row / a.page_rows]) * a.page_stride +
+                                (row % a.page_rows) * stride + col;
   if (a.kv_type == DType::F16) return fp16_to_fp32(static_cast<const fp16_t*>(base)[idx]);
   return static_cast<const float*>(base)[idx];
 }

@@ -496,6 +496,90 @@ TEST_P(AttentionTest, WorkSplitsAreBitIdentical) {
   }
 }
 
+// A paged cache (pages of K rows then V rows, in shuffled order, as the runtime's KV cache
+// lays them out) gives exactly the contiguous result, for the kernel and the reference.
+TEST_P(AttentionTest, PagedKvIsBitIdenticalToContiguous) {
+  struct Case {
+    Shape shape;
+    int64_t page_rows;
+  };
+  const Case cases[] = {
+      {{.n_tokens = 3, .n_head = 8, .n_head_kv = 2, .head_dim = 64, .len = 70}, 16},
+      {{.n_tokens = 1,
+        .n_head = 4,
+        .n_head_kv = 4,
+        .head_dim = 36,
+        .len = 100,
+        .kv_type = DType::F32},
+       32},
+      {{.n_tokens = 2,
+        .n_head = 4,
+        .n_head_kv = 1,
+        .head_dim = 576,
+        .head_dim_v = 512,
+        .len = 40,
+        .v_aliases_k = true,
+        .scale = 0.07f},
+       16},
+  };
+  uint32_t seed = 40;
+  for (const Case& c : cases) {
+    Problem p = make_problem(c.shape, seed++);
+    attention(p.args);
+    const std::vector<float> contiguous = p.out;
+    attention_ref(p.args);
+    const std::vector<float> contiguous_ref = p.out;
+
+    const int64_t P = c.page_rows, n_pages = (p.args.n_kv + P - 1) / P;
+    const size_t elem = p.args.kv_type == DType::F16 ? 2 : 4;
+    const bool alias = c.shape.v_aliases_k;
+    const int64_t page_elems = P * (p.k_stride + (alias ? 0 : p.v_stride));
+    std::vector<int32_t> table(static_cast<size_t>(n_pages));
+    for (int64_t i = 0; i < n_pages; ++i) table[size_t(i)] = int32_t((i * 7 + 3) % n_pages);
+    std::vector<uint8_t> pages(size_t(n_pages * page_elems) * elem, 0xFF);  // NaN filler
+    const auto* k_src = static_cast<const uint8_t*>(p.args.k);
+    const auto* v_src = static_cast<const uint8_t*>(p.args.v);
+    for (int64_t j = 0; j < p.args.n_kv; ++j) {
+      const int64_t page = table[size_t(j / P)], slot = j % P;
+      uint8_t* k_dst = &pages[size_t(page * page_elems + slot * p.k_stride) * elem];
+      std::memcpy(k_dst, k_src + size_t(j * p.k_stride) * elem, size_t(p.k_stride) * elem);
+      if (!alias) {
+        uint8_t* v_dst =
+            &pages[size_t(page * page_elems + P * p.k_stride + slot * p.v_stride) * elem];
+        std::memcpy(v_dst, v_src + size_t(j * p.v_stride) * elem, size_t(p.v_stride) * elem);
+      }
+    }
+    AttentionArgs a = p.args;
+    a.k = pages.data();
+    a.v = alias ? a.k : pages.data() + size_t(P * p.k_stride) * elem;
+    a.k_row_stride = p.k_stride;
+    a.v_row_stride = p.v_stride;
+    a.page_table = table.data();
+    a.page_rows = P;
+    a.page_stride = page_elems;
+    ASSERT_TRUE(validate_attention_args(a).ok());
+    std::fill(p.out.begin(), p.out.end(), kSentinel);
+    attention(a);
+    EXPECT_EQ(p.out, contiguous) << "page_rows " << P;
+    attention_ref(a);
+    EXPECT_EQ(p.out, contiguous_ref) << "page_rows " << P;
+  }
+}
+
+TEST(AttentionValidation, RejectsBadPageSizes) {
+  Problem p = make_problem(Shape{}, 3);
+  const int32_t table[1] = {0};
+  AttentionArgs a = p.args;
+  a.page_table = table;
+  a.page_stride = 1 << 12;
+  for (int64_t rows : {0, 8, 24}) {
+    a.page_rows = rows;
+    EXPECT_FALSE(validate_attention_args(a).ok()) << rows;
+  }
+  a.page_rows = 32;
+  EXPECT_TRUE(validate_attention_args(a).ok());
+}
+
 TEST(AttentionValidation, RejectsBadArguments) {
   Problem p = make_problem(Shape{}, 3);  // n_head 4, n_head_kv 2, head_dim 64
   ASSERT_TRUE(validate_attention_args(p.args).ok());
