@@ -1,17 +1,23 @@
-// Contiguous per-sequence KV storage and its type conversions.
+// Paged KV storage and its type conversions.
 #include "model/kv_cache.h"
 
+#include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "core/fp16.h"
+#include "kernels/attention.h"
 #include "quant/quant.h"
 
 namespace muse {
 
 Status validate_kv_cache_options(const KvCacheOptions& o) {
   // v_dim 0: values live inside the K rows (MLA's latent cache).
-  if (o.n_ctx <= 0 || o.n_layer <= 0 || o.k_dim <= 0 || o.v_dim < 0)
-    return Errorf("KV cache: sizes must be positive (n_ctx %lld)", (long long)o.n_ctx);
+  if (o.n_pages <= 0 || o.n_layer <= 0 || o.k_dim <= 0 || o.v_dim < 0)
+    return Errorf("KV cache: sizes must be positive (%lld pages)", (long long)o.n_pages);
+  if (o.page_size < kAttentionPageRowsMultiple || o.page_size % kAttentionPageRowsMultiple != 0)
+    return Errorf("KV cache: page size %lld must be a positive multiple of %lld",
+                  (long long)o.page_size, (long long)kAttentionPageRowsMultiple);
   if (o.type != DType::F32 && o.type != DType::F16 && o.type != DType::Q8_0)
     return Errorf("KV cache: type %s is not supported (f32, f16, q8_0)",
                   std::string(dtype_name(o.type)).c_str());
@@ -25,8 +31,8 @@ Status validate_kv_cache_options(const KvCacheOptions& o) {
         "KV cache: q8_0 needs K/V rows that are multiples of 32, got %lld and %lld; "
         "use f16 or f32",
         (long long)o.k_dim, (long long)o.v_dim);
-  const double bytes = double(o.n_layer) * double(o.n_ctx) * double(o.k_dim + o.v_dim) *
-                       (o.type == DType::F32 ? 4.0 : 2.0);
+  const double bytes = double(o.n_layer) * double(o.n_pages) * double(o.page_size) *
+                       double(o.k_dim + o.v_dim) * (o.type == DType::F32 ? 4.0 : 2.0);
   if (bytes > double(int64_t(1) << 40))
     return Errorf("KV cache: %.0f GiB requested; reduce the context size", bytes / (1 << 30));
   return Status::Ok();
@@ -43,14 +49,17 @@ StatusOr<DType> parse_kv_type(std::string_view name) {
 KvCache::KvCache(const KvCacheOptions& o) : opts_(o) {
   k_row_bytes_ = row_bytes(o.type, o.k_dim);
   v_row_bytes_ = row_bytes(o.type, o.v_dim);
-  layer_bytes_ = size_t(o.n_ctx) * (k_row_bytes_ + v_row_bytes_);
-  data_.resize(layer_bytes_ * size_t(o.n_layer));
+  page_bytes_ = size_t(o.page_size) * (k_row_bytes_ + v_row_bytes_);
+  constexpr size_t kAlign = 64;
+  const size_t total = (bytes() + kAlign - 1) / kAlign * kAlign;
+  data_ = {static_cast<uint8_t*>(std::aligned_alloc(kAlign, total)), &std::free};
+  if (!data_) throw std::bad_alloc();
 }
 
 void KvCache::store(uint8_t* row, const float* x, int64_t n) const {
   switch (opts_.type) {
     case DType::F32:
-      std::copy(x, x + n, reinterpret_cast<float*>(row));
+      std::memcpy(row, x, size_t(n) * sizeof(float));
       break;
     case DType::F16: {
       fp16_t* h = reinterpret_cast<fp16_t*>(row);
@@ -60,6 +69,14 @@ void KvCache::store(uint8_t* row, const float* x, int64_t n) const {
     default:
       quantize_row_ref(opts_.type, x, row, n);
       break;
+  }
+}
+
+void KvCache::copy_page(int64_t dst, int64_t src, int64_t n_rows) {
+  for (int64_t il = 0; il < opts_.n_layer; ++il) {
+    std::memcpy(k_row(il, dst, 0), k_row(il, src, 0), size_t(n_rows) * k_row_bytes_);
+    if (v_row_bytes_ > 0)
+      std::memcpy(v_row(il, dst, 0), v_row(il, src, 0), size_t(n_rows) * v_row_bytes_);
   }
 }
 

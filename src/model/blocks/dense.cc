@@ -46,6 +46,51 @@ void run_matmul_jobs(ThreadPool& pool, MatmulScratch& scratch, std::span<const M
   matmul_batch(pool, scratch, jobs);
 }
 
+void widen_cached_rows(const StepArgs& s, int64_t il) {
+  const KvCacheOptions& o = s.kv.options();
+  if (o.type != DType::Q8_0) return;
+  const int64_t row = o.k_dim + o.v_dim;
+  int64_t total = 0;
+  for (const SeqStep& q : s.seqs) total += q.n_past + q.n_tokens;
+  s.buf.kv_f32.resize(size_t(total * row));
+  float* f = s.buf.kv_f32.data();
+  for (const SeqStep& q : s.seqs) {
+    const int64_t n_kv = q.n_past + q.n_tokens;
+    float* kf = f;
+    float* vf = f + n_kv * o.k_dim;
+    s.pool.run(n_kv, [&](int64_t p, int) {
+      dequantize_row_ref(DType::Q8_0, s.kv.k_at(il, q.pages, p), kf + p * o.k_dim, o.k_dim);
+      if (o.v_dim > 0)
+        dequantize_row_ref(DType::Q8_0, s.kv.v_at(il, q.pages, p), vf + p * o.v_dim, o.v_dim);
+    });
+    f += n_kv * row;
+  }
+}
+
+void set_cached_rows(const StepArgs& s, int64_t il, size_t si, AttentionArgs& a) {
+  const KvCacheOptions& o = s.kv.options();
+  const int64_t v_stride = o.v_dim > 0 ? o.v_dim : o.k_dim;
+  a.k_row_stride = o.k_dim;
+  a.v_row_stride = v_stride;
+  if (o.type == DType::Q8_0) {
+    const float* f = s.buf.kv_f32.data();
+    for (size_t i = 0; i < si; ++i)
+      f += (s.seqs[i].n_past + s.seqs[i].n_tokens) * (o.k_dim + o.v_dim);
+    const int64_t n_kv = s.seqs[si].n_past + s.seqs[si].n_tokens;
+    a.k = f;
+    a.v = o.v_dim > 0 ? f + n_kv * o.k_dim : f;
+    a.kv_type = DType::F32;
+    a.page_table = nullptr;
+    return;
+  }
+  a.k = s.kv.k_row(il, 0, 0);
+  a.v = o.v_dim > 0 ? s.kv.v_row(il, 0, 0) : a.k;
+  a.kv_type = o.type;
+  a.page_table = s.seqs[si].pages.data();
+  a.page_rows = o.page_size;
+  a.page_stride = int64_t(s.kv.page_stride_bytes() / dtype_info(o.type).type_size);
+}
+
 void dense_attention_forward(const StepArgs& s, const LayerWeights& w, int64_t il) {
   const ModelConfig& c = s.config;
   StepBuffers& b = s.buf;
@@ -71,38 +116,37 @@ void dense_attention_forward(const StepArgs& s, const LayerWeights& w, int64_t i
     const float* table = &b.rope[t * rope_stride];
     rope_apply(s.rope, table, q, c.n_head, Dh, Dh);
     rope_apply(s.rope, table, k, c.n_head_kv, Dh, Dh);
-    s.kv.store(s.kv.k_row(il, s.n_past + t), k, kv_dim);
-    s.kv.store(s.kv.v_row(il, s.n_past + t), &b.v[t * kv_dim], kv_dim);
+    const std::span<const int32_t> pages = s.seqs[size_t(b.seq[t])].pages;
+    s.kv.store(s.kv.k_at(il, pages, b.pos[t]), k, kv_dim);
+    s.kv.store(s.kv.v_at(il, pages, b.pos[t]), &b.v[t * kv_dim], kv_dim);
   });
 
-  const int64_t n_kv = s.n_past + T;
-  AttentionArgs a{.n_tokens = T,
-                  .n_head = c.n_head,
-                  .n_head_kv = c.n_head_kv,
-                  .head_dim = Dh,
-                  .n_kv = n_kv,
-                  .q = b.q.data(),
-                  .k = s.kv.k_base(il),
-                  .v = s.kv.v_base(il),
-                  .out = b.attn.data(),
-                  .pos = b.pos.data(),
-                  .kv_type = s.kv.options().type};
-  if (a.kv_type == DType::Q8_0) {
-    // Widen this layer's quantized rows once; every query head then reads floats.
-    float* kf = b.kv_f32.data();
-    float* vf = kf + n_kv * kv_dim;
-    s.pool.run(n_kv, [&](int64_t p, int) {
-      dequantize_row_ref(DType::Q8_0, s.kv.k_row(il, p), kf + p * kv_dim, kv_dim);
-      dequantize_row_ref(DType::Q8_0, s.kv.v_row(il, p), vf + p * kv_dim, kv_dim);
-    });
-    a.k = kf;
-    a.v = vf;
-    a.kv_type = DType::F32;
+  // One attention problem per sequence, over its own pages.
+  widen_cached_rows(s, il);
+  std::vector<AttentionArgs>& args = b.attn_args;
+  args.resize(s.seqs.size());
+  for (size_t si = 0; si < s.seqs.size(); ++si) {
+    const SeqStep& q = s.seqs[si];
+    const int64_t t0 = b.first[si];
+    AttentionArgs& a = args[si];
+    a = AttentionArgs{.n_tokens = q.n_tokens,
+                      .n_head = c.n_head,
+                      .n_head_kv = c.n_head_kv,
+                      .head_dim = Dh,
+                      .n_kv = q.n_past + q.n_tokens,
+                      .q = &b.q[t0 * q_dim],
+                      .out = &b.attn[t0 * q_dim],
+                      .pos = &b.pos[t0]};
+    set_cached_rows(s, il, si, a);
   }
   // One task per (token, kv group): the group's query heads share each K/V load.
   const int64_t group = c.n_head / c.n_head_kv;
-  s.pool.run(T * c.n_head_kv,
-             [&](int64_t task, int) { attention(a, task * group, (task + 1) * group); });
+  s.pool.run(T * c.n_head_kv, [&](int64_t task, int) {
+    const int64_t t = task / c.n_head_kv, g = task % c.n_head_kv;
+    const size_t si = size_t(b.seq[t]);
+    const int64_t item = (t - b.first[si]) * c.n_head + g * group;
+    attention(args[si], item, item + group);
+  });
 
   linear_forward(s.pool, b.matmul, w.wo, b.attn.data(), T, b.h.data());
   add(b.x.data(), b.h.data(), b.x.data(), T * D);

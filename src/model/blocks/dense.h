@@ -6,24 +6,14 @@
 #include <cstdint>
 #include <span>
 
+#include "kernels/attention.h"
 #include "kernels/ops.h"
 #include "model/config.h"
-#include "model/context.h"
-#include "model/kv_cache.h"
+#include "model/step.h"
 #include "model/weights.h"
 #include "threading/thread_pool.h"
 
 namespace muse {
-
-struct StepArgs {
-  ThreadPool& pool;
-  StepBuffers& buf;
-  KvCache& kv;
-  const ModelConfig& config;
-  const RopeParams& rope;  // tables for the step's positions are already in buf.rope
-  int64_t n_tokens;        // T
-  int64_t n_past;          // position of the step's first token
-};
 
 // y[T][n_out] = x[T][n_in] W^T (+ bias).
 void linear_forward(ThreadPool& pool, MatmulScratch& scratch, const Linear& l, const float* x,
@@ -36,6 +26,15 @@ void linear_forward_multi(ThreadPool& pool, MatmulScratch& scratch,
 
 // Independent products of one step (experts, per-head projections) as one batch.
 void run_matmul_jobs(ThreadPool& pool, MatmulScratch& scratch, std::span<const MatmulJob> jobs);
+
+// Q8_0 caches only: widens every sequence's cached rows of layer `il` to F32 in buf.kv_f32,
+// sequence after sequence (attention reads floats or halves).
+void widen_cached_rows(const StepArgs& s, int64_t il);
+
+// Points a's K/V fields (k, v, kv_type, strides, page table) at sequence `si`'s cached rows
+// of layer `il`: in place through its page table, or its widened copy for a Q8_0 cache.
+// V aliases K when the cache has no V rows (MLA).
+void set_cached_rows(const StepArgs& s, int64_t il, size_t si, AttentionArgs& a);
 
 // x += W_o · attention(RoPE(W_q h), RoPE(W_k h), W_v h), h = RMSNorm(x); stores K/V rows of
 // the step's positions into layer `il` of the cache first.
