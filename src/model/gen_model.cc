@@ -21,10 +21,10 @@
 namespace muse {
 namespace {
 
-using gen_model_internal::ArchSpec;
 using gen_model_internal::Attention;
 using gen_model_internal::Dim;
 using gen_model_internal::Ffn;
+using gen_model_internal::GenArchSpec;
 using gen_model_internal::KeySpec;
 using gen_model_internal::KeyValue;
 using gen_model_internal::Kind;
@@ -219,7 +219,7 @@ Status fill_tensor(const ResolvedTensor& t, uint64_t seed, int n_threads, std::s
 // The tensors of the model in file order. Weights take --type, or the type llama-quantize
 // falls back to when their rows are not whole blocks of it (validate_gen_model refuses the
 // shapes for which that would be f16).
-std::vector<ResolvedTensor> resolve_tensors(const ArchSpec& arch, const GenModelOptions& o,
+std::vector<ResolvedTensor> resolve_tensors(const GenArchSpec& arch, const GenModelOptions& o,
                                             const Shape& shape) {
   std::vector<ResolvedTensor> out;
   auto add = [&](std::string name, const TensorSpec& s) {
@@ -255,7 +255,7 @@ Status check_ranges(std::initializer_list<Range> ranges) {
 }
 
 // The experts: counts, widths and routing options the architecture's keys can express.
-Status validate_moe(const ArchSpec& arch, const GenModelOptions& o, const Shape& s) {
+Status validate_moe(const GenArchSpec& arch, const GenModelOptions& o, const Shape& s) {
   // llama.cpp's LLAMA_MAX_EXPERTS is 512.
   MUSE_RETURN_IF_ERROR(check_ranges({{"n_expert", o.n_expert, 1, 512},
                                      {"n_expert_used", o.n_expert_used, 1, 512},
@@ -381,14 +381,14 @@ void write_key(GgufWriter* w, const std::string& key, KeyValue v, const Shape& s
 
 std::vector<std::string_view> gen_model_archs() {
   std::vector<std::string_view> out;
-  for (const ArchSpec& a : gen_model_internal::gen_archs()) out.push_back(a.name);
+  for (const GenArchSpec& a : gen_model_internal::gen_archs()) out.push_back(a.name);
   return out;
 }
 
 bool gen_model_type_allowed(DType t) { return find_type(t) != nullptr; }
 
 Status validate_gen_model(const GenModelOptions& o) {
-  const ArchSpec* arch = gen_model_internal::find_gen_arch(o.arch);
+  const GenArchSpec* arch = gen_model_internal::find_gen_arch(o.arch);
   if (!arch) {
     std::string known;
     for (std::string_view a : gen_model_archs())
@@ -467,7 +467,7 @@ Status validate_gen_model(const GenModelOptions& o) {
 
 StatusOr<GenModelSummary> gen_model(const GenModelOptions& o, const std::string& path) {
   MUSE_RETURN_IF_ERROR(validate_gen_model(o));
-  const ArchSpec& arch = *gen_model_internal::find_gen_arch(o.arch);
+  const GenArchSpec& arch = *gen_model_internal::find_gen_arch(o.arch);
   const Shape shape = gen_model_internal::resolve_shape(arch, o);
   const std::string prefix = std::string(arch.name) + ".";
 

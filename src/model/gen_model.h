@@ -16,11 +16,9 @@
 
 #include "core/dtype.h"
 #include "core/status.h"
+#include "model/arch/arch.h"  // ExpertGating
 
 namespace muse {
-
-// The router's score function; the values are llama.cpp's `expert_gating_func` key.
-enum class ExpertGating : uint32_t { kSoftmax = 1, kSigmoid = 2 };
 
 struct GenModelOptions {
   std::string arch = "llama";

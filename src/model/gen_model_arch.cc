@@ -195,7 +195,7 @@ constexpr KeySpec kMuseKeys[] = {
     {"rope.dimension_count", K::kQkRope, kAlways},
 };
 
-constexpr ArchSpec kArchs[] = {
+constexpr GenArchSpec kArchs[] = {
     {"llama",
      kLlamaHead,
      kLlamaLayer,
@@ -216,15 +216,15 @@ constexpr ArchSpec kArchs[] = {
 
 }  // namespace
 
-std::span<const ArchSpec> gen_archs() { return kArchs; }
+std::span<const GenArchSpec> gen_archs() { return kArchs; }
 
-const ArchSpec* find_gen_arch(std::string_view name) {
-  for (const ArchSpec& a : kArchs)
+const GenArchSpec* find_gen_arch(std::string_view name) {
+  for (const GenArchSpec& a : kArchs)
     if (a.name == name) return &a;
   return nullptr;
 }
 
-Shape resolve_shape(const ArchSpec& arch, const GenModelOptions& o) {
+Shape resolve_shape(const GenArchSpec& arch, const GenModelOptions& o) {
   Shape s{};
   s.n_embd = o.n_embd;
   s.n_head = o.n_head;
@@ -296,7 +296,7 @@ int64_t resolve(Dim d, const Shape& s) {
   return 1;
 }
 
-const char* dim_option(Dim d, const ArchSpec& arch) {
+const char* dim_option(Dim d, const GenArchSpec& arch) {
   switch (d) {
     case kOne:
       return "1";

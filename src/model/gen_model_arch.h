@@ -114,7 +114,7 @@ enum class SharedExperts {
   kCount,  // (deepseek2) n_expert_shared of width Fe, fused into one FFN; may be 0
 };
 
-struct ArchSpec {
+struct GenArchSpec {
   std::string_view name;
   std::span<const TensorSpec> head;   // written before the blocks
   std::span<const TensorSpec> layer;  // per block, prefixed "blk.N."
@@ -131,14 +131,14 @@ struct ArchSpec {
   }
 };
 
-std::span<const ArchSpec> gen_archs();
-const ArchSpec* find_gen_arch(std::string_view name);
+std::span<const GenArchSpec> gen_archs();
+const GenArchSpec* find_gen_arch(std::string_view name);
 
 // Resolves derived defaults; only meaningful for options that passed the range checks.
-Shape resolve_shape(const ArchSpec& arch, const GenModelOptions& o);
+Shape resolve_shape(const GenArchSpec& arch, const GenModelOptions& o);
 int64_t resolve(Dim d, const Shape& s);
 // How the options spell a dimension, for error messages: "kv_lora_rank", "n_head * v_head_dim".
-const char* dim_option(Dim d, const ArchSpec& arch);
+const char* dim_option(Dim d, const GenArchSpec& arch);
 // Whether a tensor or key with condition `w` exists in block `layer`.
 bool holds(When w, const Shape& s, const GenModelOptions& o, int64_t layer);
 
