@@ -38,7 +38,9 @@ void print_help() {
       "Each test runs REPS times (default 5) after a warm-up; medians are reported. The\n"
       "decode row compares weight bytes read per token x t/s with the memory read bandwidth\n"
       "measured first. --kv-type f16|f32|q8_0 (default f16); --no-mmap reads the file into\n"
-      "memory instead of mapping it.\n");
+      "memory instead of mapping it.\n\n"
+      "muse bench -m MODEL --shared-prompt P [--branches 1,4,8,16] [--gen G] ...\n"
+      "  measures parallel decoding instead (see muse bench --shared-prompt 1 --help).\n");
 }
 
 bool parse_int(const char* s, int lo, int hi, int* out) {
@@ -115,6 +117,8 @@ struct Result {
 }  // namespace
 
 int cmd_bench(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--shared-prompt") return cmd_bench_parallel(argc, argv);
   BenchOptions opt;
   if (int rc = parse(argc, argv, &opt); rc >= 0) return rc;
   auto kv_type = parse_kv_type(opt.kv_type);
