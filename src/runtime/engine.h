@@ -67,6 +67,7 @@ enum class SeqFinish {
   kStop,       // an end-of-generation token
   kLength,     // max_tokens, the context, or a KV cache too small for the sequence alone
   kCancelled,  // cancel()
+  kError,      // the model produced logits that cannot be sampled (NaN or +inf)
 };
 
 // One sampled token, or a sequence's end (token -1 when it ends without one).
@@ -162,9 +163,11 @@ class Engine {
   void drop(Seq& s);  // releases pages, forgets the sequence
   void reuse_prefix(Seq& s);
   // Makes positions [n_cached, n_cached + n) writable; false when the pages ran out.
-  bool reserve(Seq& s, int64_t n);
+  bool reserve(Seq& s, int64_t n, bool any_age = false);
   void preempt(Seq& s);
-  Seq* preemption_victim(const Seq& keep);
+  // The most recently admitted sequence with pages outside the current batch; only younger
+  // than `keep` unless `any_age`.
+  Seq* preemption_victim(const Seq& keep, bool any_age = false);
   void publish_full_pages(Seq& s);
   Status forward_batch(std::vector<TokenEvent>& events);
 

@@ -38,7 +38,7 @@ void Engine::sample_ready(std::vector<TokenEvent>& events) {
     Seq& s = *ready[i];
     if (!results[i].ok()) {
       // Non-finite logits: the model broke for this sequence. End it rather than stop all.
-      finish(s, SeqFinish::kStop, events);
+      finish(s, SeqFinish::kError, events);
       continue;
     }
     SampleResult r = std::move(*results[i]);
@@ -108,24 +108,24 @@ void Engine::preempt(Seq& s) {
   ++counters_.preemptions;
 }
 
-Engine::Seq* Engine::preemption_victim(const Seq& keep) {
+Engine::Seq* Engine::preemption_victim(const Seq& keep, bool any_age) {
   Seq* victim = nullptr;
   for (SeqId id : live_) {
     Seq& s = *seqs_.at(id);
-    if (s.pages.empty() || s.order <= keep.order) continue;
+    if (&s == &keep || s.pages.empty() || (!any_age && s.order <= keep.order)) continue;
     if (std::find(batch_owner_.begin(), batch_owner_.end(), &s) != batch_owner_.end()) continue;
     if (victim == nullptr || s.order > victim->order) victim = &s;
   }
   return victim;
 }
 
-bool Engine::reserve(Seq& s, int64_t n) {
+bool Engine::reserve(Seq& s, int64_t n, bool any_age) {
   const int64_t ps = opts_.page_size;
   const int64_t first = s.n_cached / ps, last = (s.n_cached + n - 1) / ps;
   const bool cow = s.n_cached % ps != 0 && pages_.refs(s.pages[size_t(first)]) > 1;
   const int64_t needed = (last + 1 - int64_t(s.pages.size())) + (cow ? 1 : 0);
   while (pages_.n_available() < needed) {
-    Seq* victim = preemption_victim(s);
+    Seq* victim = preemption_victim(s, any_age);
     if (victim == nullptr) return false;
     preempt(*victim);
   }
@@ -190,7 +190,9 @@ Status Engine::forward_batch(std::vector<TokenEvent>& events) {
 
   // Then prompt chunks in submission order. A sequence not yet admitted (no pages) starts
   // only when the free pages cover its chunk plus one page per decoding sequence, so
-  // admission does not immediately force a preemption.
+  // admission does not immediately force a preemption; the first in line that does not fit
+  // stops admission. When nothing else would run, it may preempt any sequence (held ones
+  // included), so the engine never waits on itself.
   const int64_t ps = opts_.page_size;
   for (SeqId id : std::vector<SeqId>(live_)) {
     if (budget == 0) break;
@@ -198,27 +200,22 @@ Status Engine::forward_batch(std::vector<TokenEvent>& events) {
     if (it == seqs_.end()) continue;
     Seq& s = *it->second;
     if (s.state != State::kQueued) continue;
-    const bool admitted = !s.pages.empty();
+    if ((int64_t(s.tokens.size()) + ps) / ps > pages_.n_pages()) {
+      // Its tokens and one generated position exceed the whole cache: it can never run.
+      for (int32_t page : s.pages) pages_.release(page);
+      s.pages.clear();
+      finish(s, SeqFinish::kLength, events);
+      continue;
+    }
+    const bool admitted = !s.pages.empty() || s.n_cached > 0;
     if (!admitted) reuse_prefix(s);
     const int64_t n = std::min<int64_t>(budget, int64_t(s.tokens.size()) - s.n_cached);
-    if (!admitted || s.n_cached == int64_t(s.pages.size()) * ps) {
+    const bool alone = batch_owner_.empty() && decoding.empty();
+    if (!admitted && !alone) {
       const int64_t needed = (s.n_cached + n + ps - 1) / ps - int64_t(s.pages.size());
-      const int64_t reserve_for_decode = int64_t(decoding.size());
-      if (!admitted && pages_.n_available() < needed + reserve_for_decode) {
-        if (live_.size() == 1 ||
-            (batch_owner_.empty() && pages_.n_referenced() == int64_t(s.pages.size()))) {
-          // Alone and still too large for the whole cache.
-          if (pages_.n_pages() < (int64_t(s.tokens.size()) + ps - 1) / ps + 1) {
-            for (int32_t page : s.pages) pages_.release(page);
-            s.pages.clear();
-            finish(s, SeqFinish::kLength, events);
-            continue;
-          }
-        }
-        break;  // first in line waits; later ones do not overtake it
-      }
+      if (pages_.n_available() < needed + int64_t(decoding.size())) break;
     }
-    if (!reserve(s, n)) break;
+    if (!reserve(s, n, alone)) break;
     add(s, n);
   }
   if (batch_seqs_.empty()) return Status::Ok();
