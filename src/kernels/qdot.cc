@@ -151,50 +151,117 @@ HWY_INLINE float BlockMin(const typename F::Block& b) {
 
 #if MUSE_QDOT_X86
 
-// Sum of 32 int8 products as 8 int32 lanes: u (unsigned bytes) times s (signed bytes).
-HWY_INLINE __m256i DotU8S8(__m256i u, __m256i s) {
-  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+// x86 layout. A block tile is interleaved once per block so that one 256-bit register
+// holds 8 consecutive quants of each of the 4 rows: x[k] = [r0 | r1 | r2 | r3], 8 bytes each,
+// weights 8k..8k+7. Against a column, x[k] is multiplied by that column's 8 activation bytes
+// 8k..8k+7 broadcast to all four 64-bit slots (a load, no shuffle), and the 4 products of a
+// block add up with plain vpaddd into int32 lanes [r0 r0 r1 r1 | r2 r2 r3 r3]: each row's
+// block sum as two halves (weights 8k..8k+3 and 8k+4..8k+7 over k), no horizontal add. Each
+// column then pays one convert and one multiply-add per block against the row scales
+// [d0 d0 d1 d1 | d2 d2 d3 d3] * d_a, and the lane pairs are added once, after the last block.
+// The interleave (8 shuffles) is paid once per block for all C columns; the fold it
+// replaces (3 vphaddd per column; a vphaddd ymm issues once per 2 cycles on Zen 3, measured
+// with 8 independent ones in a loop under `perf stat -e cycles:u`) was paid per column.
+// Broadcasting loads (vpbroadcastq / vbroadcastss ymm from memory) take no vector pipe on
+// Zen 3 (same loop: 8 vpshufd + 8 broadcasts run in the time of 8 vpshufd + 8 plain loads),
+// although llvm-mca's znver3 model puts them on pipes 1/2.
+// Measured (perf stat -e cycles:u, one thread, dot_tile on L1/L2-resident 4 x 4096 Q8_0
+// weights, min of 5 runs, noisy shared VM): 4x4 tile 45.5 -> 42.5 cycles per block tile,
+// 1 column 16.4 -> 18.2 (the interleave is not amortized there, but it stays below the
+// ~23 cycles in which one core's share of the read bandwidth, ~14.5 GB/s, brings the 136
+// bytes of a block tile, so matvec remains memory-bound);
+// Q4_0 4x4 ~51 -> ~39. Per tile the FP pipes get 88 uops instead of 107
+// (fpu_pipe_assignment.total0..3), but pipe 0 still gets 31 and the loop also stalls on the
+// FP register file (de_dis_dispatch_token_stalls1.fp_reg_file_rsrc_stall, 8 cycles per tile).
+// Bit-exactness across tile shapes: a (row, column) result is a function of that row's and
+// that column's blocks alone (integer sums are exact; the float ops on its two lanes are
+// the same sequence for every C and n_rows), so batch-N equals batch-1 bit for bit;
+// tests/kernels/qdot_tile_test.cc checks it.
+
+// 16-bit halves h0..h3 in the low 64 bits, gathered in general-purpose registers (integer
+// ALU ops, which leave the vector pipes to the dot products).
+HWY_INLINE __m128i Halves4(fp16_t h0, fp16_t h1, fp16_t h2, fp16_t h3) {
+  const uint64_t v = uint64_t(h0) | uint64_t(h1) << 16 | uint64_t(h2) << 32 | uint64_t(h3) << 48;
+  return _mm_cvtsi64_si128(int64_t(v));
+}
+// [v0 v0 v1 v1 | v2 v2 v3 v3] from four halves (each row's value on both of its lanes).
+HWY_INLINE __m256 PairLanes(__m128i h4) { return _mm256_cvtph_ps(_mm_unpacklo_epi16(h4, h4)); }
+// [v0 0 v1 0 | v2 0 v3 0]: a per-row term added once per row (on its first lane).
+HWY_INLINE __m256 FirstLanes(__m128i h4) {
+  return _mm256_cvtph_ps(_mm_unpacklo_epi16(h4, _mm_setzero_si128()));
 }
 
-// The 32 quants of a block as bytes: signed for Q8_0, unsigned otherwise.
-HWY_INLINE __m256i Nibbles(const uint8_t* qs) {
-  const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-  return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(packed, 4), packed),
-                          _mm256_set1_epi8(0x0F));
+// Interleaves 32 bytes of each of 4 rows (q[r] = 4 x 8-byte chunks c0..c3) into
+// x[k] = [q0.ck q1.ck | q2.ck q3.ck].
+HWY_INLINE void Transpose4x64(__m256i q0, __m256i q1, __m256i q2, __m256i q3, __m256i x[4]) {
+  const __m256i lo01 = _mm256_unpacklo_epi64(q0, q1), hi01 = _mm256_unpackhi_epi64(q0, q1);
+  const __m256i lo23 = _mm256_unpacklo_epi64(q2, q3), hi23 = _mm256_unpackhi_epi64(q2, q3);
+  x[0] = _mm256_permute2x128_si256(lo01, lo23, 0x20);
+  x[1] = _mm256_permute2x128_si256(hi01, hi23, 0x20);
+  x[2] = _mm256_permute2x128_si256(lo01, lo23, 0x31);
+  x[3] = _mm256_permute2x128_si256(hi01, hi23, 0x31);
 }
-// 0x10 in byte j where bit j of qh is set.
-HWY_INLINE __m256i FifthBits(const uint8_t* qh) {
-  uint32_t bits;
-  std::memcpy(&bits, qh, sizeof(bits));
-  const __m256i spread = _mm256_shuffle_epi8(
-      _mm256_set1_epi32(int(bits)), _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101,
-                                                       0x0202020202020202, 0x0303030303030303));
+
+// Nibble formats: weight j is the low nibble of byte j (j < 16) or the high nibble of byte
+// j - 16. The packed bytes interleave with half the shuffles of the unpacked ones: with
+// p0 = [r0 bytes 0-7 | r1 bytes 0-7 || r2 .. | r3 ..] and p1 the same for bytes 8-15,
+// x[0] = p0 & 15, x[1] = p1 & 15, x[2] = p0 >> 4, x[3] = p1 >> 4.
+template <class Block>
+HWY_INLINE void InterleaveNibbles(const Block* const w[4], int64_t b, __m256i x[4]) {
+  const auto load2 = [&](int r_lo, int r_hi) {
+    return _mm256_loadu2_m128i(reinterpret_cast<const __m128i*>(w[r_hi][b].qs),
+                               reinterpret_cast<const __m128i*>(w[r_lo][b].qs));
+  };
+  const __m256i a02 = load2(0, 2), a13 = load2(1, 3);
+  const __m256i p0 = _mm256_unpacklo_epi64(a02, a13), p1 = _mm256_unpackhi_epi64(a02, a13);
+  const __m256i m = _mm256_set1_epi8(0x0F);
+  x[0] = _mm256_and_si256(p0, m);
+  x[1] = _mm256_and_si256(p1, m);
+  x[2] = _mm256_and_si256(_mm256_srli_epi16(p0, 4), m);
+  x[3] = _mm256_and_si256(_mm256_srli_epi16(p1, 4), m);
+}
+
+// Q5 fifth bits (bit j of a row's qh belongs to weight j) ORed into the interleaved nibbles
+// as 0x10: byte k of row r's qh is spread over slot r of x[k], one bit per byte.
+template <class Block>
+HWY_INLINE void AddFifthBits(const Block* const w[4], int64_t b, __m256i x[4]) {
+  uint32_t h[4];
+  for (int r = 0; r < 4; ++r) std::memcpy(&h[r], w[r][b].qh, sizeof(uint32_t));
+  const __m128i h4 = _mm_setr_epi32(int(h[0]), int(h[1]), int(h[2]), int(h[3]));
+  const __m256i hh = _mm256_set_m128i(h4, h4);
   const __m256i bit = _mm256_set1_epi64x(int64_t(0x8040201008040201));
-  const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
-  return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+  const __m256i five = _mm256_set1_epi8(0x10);
+  for (int k = 0; k < 4; ++k) {
+    // Slot r takes byte k of row r's qh: byte 4r + k of h4 (rows 2, 3 sit in the high
+    // 128-bit lane, where h4 is repeated, at the same in-lane offsets 8 + k, 12 + k).
+    const int64_t lo = 0x0101010101010101LL * k, hi = 0x0101010101010101LL * (4 + k);
+    const __m256i idx =
+        _mm256_setr_epi64x(lo, hi, lo + 0x0808080808080808LL, hi + 0x0808080808080808LL);
+    const __m256i spread = _mm256_shuffle_epi8(hh, idx);
+    const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit);
+    x[k] = _mm256_or_si256(x[k], _mm256_and_si256(set, five));
+  }
 }
+
 template <class F>
-HWY_INLINE __m256i Quants(const typename F::Block& b) {
-  if constexpr (std::is_same_v<F, Q8_0Format>)
-    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs));
-  else if constexpr (std::is_same_v<F, Q4_0Format> || std::is_same_v<F, Q4_1Format>)
-    return Nibbles(b.qs);
-  else
-    return _mm256_or_si256(Nibbles(b.qs), FifthBits(b.qh));
+HWY_INLINE void Interleave(const typename F::Block* const w[4], int64_t b, __m256i x[4]) {
+  if constexpr (std::is_same_v<F, Q8_0Format>) {
+    const auto load = [&](int r) {
+      return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r][b].qs));
+    };
+    Transpose4x64(load(0), load(1), load(2), load(3), x);
+  } else {
+    InterleaveNibbles(w, b, x);
+    if constexpr (std::is_same_v<F, Q5_0Format> || std::is_same_v<F, Q5_1Format>)
+      AddFifthBits(w, b, x);
+  }
 }
 
-// Four weight rows at once: the four rows' int32 block sums are folded into one vector with
-// two rounds of horizontal adds, [r0 r1 r2 r3 | r0 r1 r2 r3] (two halves of each row's
-// sum), so each column pays one convert and one multiply-add per block instead of four.
-// llvm-mca (znver3) puts this at ~30 cycles per 4x4 block tile, see docs/kernels.md.
-HWY_INLINE __m256i FoldRows(__m256i p0, __m256i p1, __m256i p2, __m256i p3) {
-  return _mm256_hadd_epi32(_mm256_hadd_epi32(p0, p1), _mm256_hadd_epi32(p2, p3));
-}
-
-// Four per-row floats as [v0 v1 v2 v3 | v0 v1 v2 v3].
-HWY_INLINE __m256 RowVector(__m128 v) { return _mm256_set_m128(v, v); }
-HWY_INLINE __m128 HalvesToFloats(fp16_t h0, fp16_t h1, fp16_t h2, fp16_t h3) {
-  return _mm_cvtph_ps(_mm_setr_epi16(short(h0), short(h1), short(h2), short(h3), 0, 0, 0, 0));
+// 8 activation bytes broadcast to all four 64-bit slots.
+HWY_INLINE __m256i Broadcast8(const int8_t* p) {
+  int64_t v;
+  std::memcpy(&v, p, sizeof(v));
+  return _mm256_set1_epi64x(v);
 }
 
 // Software prefetch kPrefetchBytes ahead of each weight row, once per cache line's worth
@@ -223,44 +290,55 @@ HWY_INLINE void LegacyTile(const DotTileArgs& p) {
   for (int r = 0; r < 4; ++r)
     w[r] = reinterpret_cast<const Block*>(p.w + std::min(r, p.n_rows - 1) * p.w_stride);
   for (int c = 0; c < C; ++c) a[c] = reinterpret_cast<const BlockQ8A*>(p.a + c * p.a_stride);
+  const __m256i ones = _mm256_set1_epi16(1);
   for (int64_t b = 0; b < nb; ++b) {
     if (b % kBlocksPerLine<Block> == 0) {
       for (int r = 0; r < 4; ++r) PrefetchAhead(&w[r][b]);
     }
-    __m256i wq[4], wabs[4];
-    for (int r = 0; r < 4; ++r) {
-      wq[r] = Quants<F>(w[r][b]);
-      if constexpr (F::kSigned) wabs[r] = _mm256_sign_epi8(wq[r], wq[r]);
+    __m256i x[4], xabs[4];
+    Interleave<F>(w, b, x);
+    if constexpr (F::kSigned) {
+      for (int k = 0; k < 4; ++k) xabs[k] = _mm256_sign_epi8(x[k], x[k]);
     }
-    const __m128 d4 = HalvesToFloats(w[0][b].d, w[1][b].d, w[2][b].d, w[3][b].d);
-    const __m256 wd = RowVector(d4);
-    // Each row's offset k is split over the two halves that the final store adds up.
-    __m256 k_half = _mm256_setzero_ps();
+    const __m128i d_h = Halves4(w[0][b].d, w[1][b].d, w[2][b].d, w[3][b].d);
+    const __m256 wd = PairLanes(d_h);
+    // Each row's offset k (times the column's s_a) goes on the row's first lane only.
+    __m256 k_row = _mm256_setzero_ps();
     if constexpr (F::kOffset == Offset::kScaled) {
-      k_half = RowVector(_mm_mul_ps(d4, _mm_set1_ps(0.5f * F::kOffsetPerD)));
+      k_row = _mm256_mul_ps(FirstLanes(d_h), _mm256_set1_ps(F::kOffsetPerD));
     } else if constexpr (F::kOffset == Offset::kMin) {
-      k_half = RowVector(_mm_mul_ps(HalvesToFloats(w[0][b].m, w[1][b].m, w[2][b].m, w[3][b].m),
-                                    _mm_set1_ps(0.5f)));
+      k_row = FirstLanes(Halves4(w[0][b].m, w[1][b].m, w[2][b].m, w[3][b].m));
     }
     for (int c = 0; c < C; ++c) {
-      const __m256i aq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[c][b].qs));
-      __m256i p4[4];
-      for (int r = 0; r < 4; ++r) {
-        if constexpr (F::kSigned)
-          p4[r] = DotU8S8(wabs[r], _mm256_sign_epi8(aq, wq[r]));
-        else
-          p4[r] = DotU8S8(wq[r], aq);
+      const int8_t* aq = a[c][b].qs;
+      __m256i sums;
+      if constexpr (F::kSigned) {
+        // Q8_0: |w| * sign(a, w); each int16 pair can reach 2 * 128 * 127, so pairs are
+        // widened to int32 (vpmaddwd) before the chunks are added.
+        __m256i s[4];
+        for (int k = 0; k < 4; ++k) {
+          const __m256i sa = _mm256_sign_epi8(Broadcast8(aq + 8 * k), x[k]);
+          s[k] = _mm256_madd_epi16(_mm256_maddubs_epi16(xabs[k], sa), ones);
+        }
+        sums = _mm256_add_epi32(_mm256_add_epi32(s[0], s[1]), _mm256_add_epi32(s[2], s[3]));
+      } else {
+        // Unsigned quants q <= 31: the four chunks' int16 pair sums add up to at most
+        // 4 * 2 * 31 * 128 < 2^15, so they are added as int16 and widened once.
+        __m256i s[4];
+        for (int k = 0; k < 4; ++k) s[k] = _mm256_maddubs_epi16(x[k], Broadcast8(aq + 8 * k));
+        sums = _mm256_madd_epi16(
+            _mm256_add_epi16(_mm256_add_epi16(s[0], s[1]), _mm256_add_epi16(s[2], s[3])), ones);
       }
-      const __m256i sums = FoldRows(p4[0], p4[1], p4[2], p4[3]);
       const __m256 scale = _mm256_mul_ps(wd, _mm256_broadcast_ss(&a[c][b].d));
       acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), scale, acc[c]);
       if constexpr (F::kOffset != Offset::kNone)
-        acc[c] = _mm256_fmadd_ps(k_half, _mm256_broadcast_ss(&a[c][b].s), acc[c]);
+        acc[c] = _mm256_fmadd_ps(k_row, _mm256_broadcast_ss(&a[c][b].s), acc[c]);
     }
   }
   for (int c = 0; c < C; ++c) {
+    // [r0 r0 r1 r1] and [r2 r2 r3 r3] -> [r0 r1 r2 r3]: each row's two lanes added.
     const __m128 rows =
-        _mm_add_ps(_mm256_castps256_ps128(acc[c]), _mm256_extractf128_ps(acc[c], 1));
+        _mm_hadd_ps(_mm256_castps256_ps128(acc[c]), _mm256_extractf128_ps(acc[c], 1));
     float* out = p.out + c * p.out_stride;
     if (p.n_rows == 4) {
       _mm_storeu_ps(out, rows);
