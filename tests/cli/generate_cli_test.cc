@@ -185,5 +185,33 @@ TEST(RunCli, GeneratedMoeAndMlaModelsRun) {
   }
 }
 
+// `muse bench --shared-prompt`: the --json shape the issue specifies, KV positions of the
+// peak (P + N(G-1) + page-copy rounding), and clear errors for bad lists.
+TEST(BenchCli, SharedPromptBranchesJson) {
+  TempDir dir;
+  const std::string path = dir.file("l.gguf");
+  const auto gen = run_muse(
+      "gen-model --arch llama --n-embd 64 --n-layer 2 --n-head 4 --n-ff 128 "
+      "--type q8_0 -o " +
+      shell_quote(path));
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
+  const auto r = run_muse("bench -m " + shell_quote(path) +
+                          " --shared-prompt 20 --branches 1,3 --gen 5 -r 1 -t 2 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["results"].size(), 2u);
+  for (const auto& row : j["results"]) {
+    const int n = row["branches"];
+    EXPECT_GT(row["prefill_tps"].get<double>(), 0.0);
+    EXPECT_GT(row["decode_tps"].get<double>(), 0.0);
+    // 20 prompt positions, 4 evaluated per branch, and the 4 prompt rows of the shared
+    // partial page copied by all branches but the last.
+    EXPECT_EQ(row["kv_positions"].get<int>(), 20 + n * 4 + (n - 1) * 4) << r.out;
+  }
+  const auto bad = run_muse("bench -m " + shell_quote(path) + " --shared-prompt 20 --branches 1,x");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--branches"), std::string::npos) << bad.err;
+}
+
 }  // namespace
 }  // namespace muse::testing
