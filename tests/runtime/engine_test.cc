@@ -159,6 +159,44 @@ TEST_F(EngineTest, ForkedBranchesMatchForMoeAndMla) {
   }
 }
 
+// Two MLA prompts prefilled in one step, each long enough for the decompressed path, plus
+// a short one on the absorbed path: every sequence's logits equal its own single run.
+TEST_F(EngineTest, MixedMlaPathsInOneStepMatchSingleRuns) {
+  auto m = make_model(dir_, {.arch = "deepseek2",
+                             .name = "",
+                             .n_embd = 64,
+                             .n_layer = 2,
+                             .n_head = 4,
+                             .n_ff = 128,
+                             .n_vocab = 300,
+                             .seed = 5,
+                             .n_expert = 4});
+  ASSERT_NE(m, nullptr);
+  std::mt19937 rng(13);
+  auto e = Engine::create(*m, pool_, {.n_ctx = 256, .n_batch = 128, .kv_type = DType::F32});
+  ASSERT_TRUE(e.ok());
+  std::vector<std::vector<int32_t>> prompts;
+  std::vector<SeqId> ids;
+  for (int64_t n : {40, 9, 50}) {
+    prompts.push_back(random_prompt(rng, n, 300));
+    auto id = (*e)->submit({.prompt = prompts.back(), .gen = {.max_tokens = 0}});
+    ASSERT_TRUE(id.ok());
+    ids.push_back(*id);
+  }
+  ASSERT_TRUE((*e)->step().ok());  // all three in one forward
+  EXPECT_EQ((*e)->stats().steps, 1);
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    auto ctx =
+        ModelContext::create(*m, pool_, {.n_ctx = 256, .n_batch = 128, .kv_type = DType::F32});
+    ASSERT_TRUE(ctx.ok());
+    ASSERT_TRUE((*ctx)->eval(prompts[i]).ok());
+    const auto got = (*e)->logits(ids[i]);
+    const auto want = (*ctx)->logits();
+    ASSERT_EQ(got.size(), want.size());
+    EXPECT_TRUE(std::equal(got.begin(), got.end(), want.begin())) << "prompt " << i;
+  }
+}
+
 TEST_F(EngineTest, BatchedSubmissionsMatchIndependentRuns) {
   std::mt19937 rng(6);
   auto e = Engine::create(*llama_, pool_, {.n_ctx = 512, .n_batch = 48});
