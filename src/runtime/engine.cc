@@ -115,6 +115,25 @@ StatusOr<std::vector<SeqId>> Engine::fork(SeqId parent, std::span<const GenParam
   return ids;
 }
 
+Status Engine::append(SeqId seq, std::span<const int32_t> tokens) {
+  const auto it = seqs_.find(seq);
+  if (it == seqs_.end()) return Errorf("append: no sequence %lld", (long long)seq);
+  Seq& s = *it->second;
+  if (tokens.empty()) return Errorf("append: no tokens");
+  for (size_t i = 0; i < tokens.size(); ++i)
+    if (tokens[i] < 0 || tokens[i] >= model_.config().n_vocab)
+      return Errorf("append: token id %d at position %zu is outside the vocabulary [0, %lld)",
+                    tokens[i], i, (long long)model_.config().n_vocab);
+  if (int64_t(s.tokens.size() + tokens.size()) >= opts_.n_ctx)
+    return Errorf("append: %zu tokens after %zu do not fit the context of %lld", tokens.size(),
+                  s.tokens.size(), (long long)opts_.n_ctx);
+  s.tokens.insert(s.tokens.end(), tokens.begin(), tokens.end());
+  for (int32_t t : tokens) s.sampler.accept(t);
+  s.logits.clear();
+  s.state = State::kQueued;  // evaluated as a chunk; Ready (or Held) again after it
+  return Status::Ok();
+}
+
 Status Engine::cancel(SeqId seq) {
   const auto it = seqs_.find(seq);
   if (it == seqs_.end()) return Errorf("cancel: no sequence %lld", (long long)seq);

@@ -107,6 +107,13 @@ class Engine {
   // prompt is evaluated and it is not waiting on a token it sampled).
   StatusOr<std::vector<SeqId>> fork(SeqId parent, std::span<const GenParams> gens);
 
+  // Appends forced tokens to a live sequence (budget forcing: an end-of-thinking delimiter
+  // and an answer prefix). Logits the sequence held are dropped, the tokens are evaluated
+  // like a prompt chunk at the next steps, and sampling resumes after them; they enter the
+  // sampler's penalty history and do not count against max_tokens. Errors: unknown id,
+  // empty list, ids outside the vocabulary, or no room left in the context.
+  Status append(SeqId seq, std::span<const int32_t> tokens);
+
   // Ends a sequence at once, releasing its pages; its events stop. Unknown id: error.
   Status cancel(SeqId seq);
 

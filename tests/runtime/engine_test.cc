@@ -324,6 +324,58 @@ TEST_F(EngineTest, SequenceLargerThanTheCacheEndsWithLength) {
   EXPECT_TRUE((*e)->check_invariants());
 }
 
+// Budget forcing: tokens appended to a held or running sequence are evaluated like a prompt
+// chunk and generation resumes after them, exactly as if they had been in the prompt.
+TEST_F(EngineTest, AppendedTokensActLikePromptTokens) {
+  std::mt19937 rng(14);
+  const std::vector<int32_t> prompt = random_prompt(rng, 21, 300);
+  const std::vector<int32_t> forced = {5, 6, 7, 8, 9};
+  auto e = Engine::create(*llama_, pool_, {.n_ctx = 256, .kv_type = DType::F32});
+  ASSERT_TRUE(e.ok());
+  const SeqId held = submit_held(**e, prompt);
+  ASSERT_TRUE((*e)->append(held, forced).ok());
+  EXPECT_TRUE((*e)->logits(held).empty());  // stale logits are gone
+  drain(**e);
+  std::vector<int32_t> full = prompt;
+  full.insert(full.end(), forced.begin(), forced.end());
+  auto ctx = ModelContext::create(*llama_, pool_, {.n_ctx = 256, .kv_type = DType::F32});
+  ASSERT_TRUE(ctx.ok());
+  ASSERT_TRUE((*ctx)->eval(full).ok());
+  const auto got = (*e)->logits(held);
+  ASSERT_EQ(got.size(), (*ctx)->logits().size());
+  EXPECT_TRUE(std::equal(got.begin(), got.end(), (*ctx)->logits().begin()));
+
+  // Mid-generation: 3 sampled tokens, then the forced ones, then 4 more sampled.
+  auto id =
+      (*e)->submit({.prompt = prompt, .gen = {.sampling = sampling(0, 0.0f), .max_tokens = 7}});
+  ASSERT_TRUE(id.ok());
+  std::vector<int32_t> generated;
+  while (generated.size() < 3) {
+    auto ev = (*e)->step();
+    ASSERT_TRUE(ev.ok());
+    for (const TokenEvent& t : *ev)
+      if (t.seq == *id) generated.push_back(t.token);
+  }
+  ASSERT_TRUE((*e)->append(*id, forced).ok());
+  EXPECT_EQ((*e)->tokens(*id).size(), prompt.size() + 3 + forced.size());
+  auto out = drain(**e);
+  std::vector<int32_t> p2 = prompt;
+  p2.insert(p2.end(), generated.begin(), generated.end());
+  p2.insert(p2.end(), forced.begin(), forced.end());
+  auto ref = run_alone(*llama_, pool_, DType::F16, p2, sampling(0, 0.0f), 4);
+  EXPECT_EQ(out[*id].tokens, ref);
+  EXPECT_EQ(out[*id].finish, SeqFinish::kLength);
+
+  EXPECT_FALSE((*e)->append(12345, forced).ok());
+  EXPECT_FALSE((*e)->append(held, {}).ok());
+  const std::vector<int32_t> bad = {300};
+  EXPECT_FALSE((*e)->append(held, bad).ok());
+  const std::vector<int32_t> huge(300, 5);
+  EXPECT_FALSE((*e)->append(held, huge).ok());
+  ASSERT_TRUE((*e)->cancel(held).ok());
+  EXPECT_EQ((*e)->stats().pages_referenced, 0);
+}
+
 TEST_F(EngineTest, BadRequestsAreRejectedAndChangeNothing) {
   auto e = Engine::create(*llama_, pool_, {.n_ctx = 64});
   ASSERT_TRUE(e.ok());
