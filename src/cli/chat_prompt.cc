@@ -19,4 +19,14 @@ StatusOr<std::string> render_chat(const GgufFile& file, const Tokenizer& tokeniz
   return tmpl->apply(in);
 }
 
+StatusOr<std::vector<int32_t>> chat_prompt_ids(const GgufFile& file, const Tokenizer& tokenizer,
+                                               const std::string& system, const std::string& user) {
+  nlohmann::ordered_json messages = nlohmann::ordered_json::array();
+  if (!system.empty()) messages.push_back({{"role", "system"}, {"content", system}});
+  messages.push_back({{"role", "user"}, {"content", user}});
+  auto text = render_chat(file, tokenizer, messages, /*add_generation_prompt=*/true);
+  if (!text.ok()) return text.status().WithContext("chat template");
+  return tokenizer.encode(*text, /*add_special=*/false, /*parse_special=*/true);
+}
+
 }  // namespace muse::cli

@@ -155,7 +155,8 @@ Run run_once(Engine& e, const std::vector<int32_t>& prompt, int n_branches, int 
   const auto t1 = Clock::now();
   std::vector<GenParams> gens;
   for (int i = 0; i < n_branches; ++i)
-    gens.push_back({.sampling = {.seed = uint64_t(i + 1)}, .max_tokens = n_gen, .ignore_eos = true});
+    gens.push_back(
+        {.sampling = {.seed = uint64_t(i + 1)}, .max_tokens = n_gen, .ignore_eos = true});
   auto kids = e.fork(*parent, gens);
   if (!kids.ok()) fail(kids.status());
   if (Status s = e.cancel(*parent); !s.ok()) fail(s);
@@ -230,8 +231,8 @@ int cmd_bench_parallel(int argc, char** argv) {
       ttft.push_back(last.ttft_s * 1e3);
       decode.push_back(double(n) * opt.n_gen / last.decode_s);
     }
-    rows.push_back({n, median(prefill), median(ttft), median(decode), last.kv_positions,
-                    last.kv_pages});
+    rows.push_back(
+        {n, median(prefill), median(ttft), median(decode), last.kv_positions, last.kv_pages});
   }
 
   const size_t kv_bytes = (*engine)->kv_cache().bytes_per_token();
@@ -239,8 +240,8 @@ int cmd_bench_parallel(int argc, char** argv) {
     std::printf(
         "{\"model\": \"%s\", \"threads\": %d, \"kv_type\": \"%s\", \"shared_prompt\": %d, "
         "\"gen\": %d, \"page_size\": %d, \"kv_bytes_per_token\": %zu, \"results\": [",
-        opt.model.c_str(), opt.threads, opt.kv_type.c_str(), opt.n_prompt, opt.n_gen,
-        opt.page_size, kv_bytes);
+        opt.model.c_str(), opt.threads, opt.kv_type.c_str(), opt.n_prompt, opt.n_gen, opt.page_size,
+        kv_bytes);
     for (size_t i = 0; i < rows.size(); ++i) {
       const Row& r = rows[i];
       std::printf(
@@ -256,10 +257,12 @@ int cmd_bench_parallel(int argc, char** argv) {
   std::printf("threads    %d, KV cache %s, %zu bytes per position, pages of %d\n", opt.threads,
               opt.kv_type.c_str(), kv_bytes, opt.page_size);
   std::printf("prompt    %d shared tokens, %d generated per branch\n\n", opt.n_prompt, opt.n_gen);
-  std::printf("| branches | prefill t/s | TTFT ms | decode t/s (all) | per branch | KV positions "
-              "| KV MiB |\n");
-  std::printf("|---------:|------------:|--------:|-----------------:|-----------:|-------------:"
-              "|-------:|\n");
+  std::printf(
+      "| branches | prefill t/s | TTFT ms | decode t/s (all) | per branch | KV positions "
+      "| KV MiB |\n");
+  std::printf(
+      "|---------:|------------:|--------:|-----------------:|-----------:|-------------:"
+      "|-------:|\n");
   for (const Row& r : rows) {
     std::printf("| %8d | %11.1f | %7.1f | %16.1f | %10.1f | %12lld | %6.2f |\n", r.branches,
                 r.prefill_tps, r.ttft_ms, r.decode_tps, r.decode_tps / r.branches,

@@ -65,16 +65,12 @@ int cmd_run(int argc, char** argv) {
   const Tokenizer& tok = *m->tokenizer;
   std::vector<int32_t> ids;
   if (chat) {
-    nlohmann::ordered_json messages = nlohmann::ordered_json::array();
-    if (!system.empty()) messages.push_back({{"role", "system"}, {"content", system}});
-    messages.push_back({{"role", "user"}, {"content", prompt}});
-    auto text = render_chat(m->model->gguf(), tok, messages, /*add_generation_prompt=*/true);
-    if (!text.ok()) {
-      std::fprintf(stderr, "muse run: chat template: %s\n", text.status().message().c_str());
+    auto chat_ids = chat_prompt_ids(m->model->gguf(), tok, system, prompt);
+    if (!chat_ids.ok()) {
+      std::fprintf(stderr, "muse run: %s\n", chat_ids.status().message().c_str());
       return 1;
     }
-    // The template writes the BOS text itself; special tokens in it are real tokens.
-    ids = tok.encode(*text, /*add_special=*/false, /*parse_special=*/true);
+    ids = std::move(*chat_ids);
   } else {
     ids = tok.encode(prompt, /*add_special=*/true, special);
   }

@@ -10,6 +10,7 @@ int cmd_bench(int argc, char** argv);
 // `muse bench --shared-prompt P`: branches forked from one prompt, through the engine.
 int cmd_bench_parallel(int argc, char** argv);
 int cmd_run(int argc, char** argv);
+int cmd_contemplate(int argc, char** argv);
 int cmd_chat(int argc, char** argv);
 int cmd_logits(int argc, char** argv);
 int cmd_quantize(int argc, char** argv);

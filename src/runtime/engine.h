@@ -74,7 +74,7 @@ enum class SeqFinish {
 struct TokenEvent {
   SeqId seq = -1;
   int32_t token = -1;
-  SampleResult sample;  // logprob and top logprobs of `token`
+  SampleResult sample = {};  // logprob and top logprobs of `token`
   SeqFinish finish = SeqFinish::kNone;
 };
 

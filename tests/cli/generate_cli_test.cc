@@ -213,5 +213,34 @@ TEST(BenchCli, SharedPromptBranchesJson) {
   EXPECT_NE(bad.err.find("--branches"), std::string::npos) << bad.err;
 }
 
+// `muse contemplate --json` on a random model: well-formed result, every agent reported,
+// token counts within the budgets; bad options get exit code 2.
+TEST(ContemplateCli, JsonResultAndErrors) {
+  TempDir dir;
+  const std::string path = dir.file("l.gguf");
+  ASSERT_EQ(run_muse("gen-model --arch llama --n-embd 64 --n-layer 2 --n-head 4 --n-ff 128 -o " +
+                     shell_quote(path))
+                .exit_code,
+            0);
+  const auto r = run_muse("contemplate -m " + shell_quote(path) +
+                          " --agents 3 --budget 8 --answer-tokens 4 -s 5 --json 'what is 2+2'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["agents"].size(), 3u);
+  EXPECT_LE(j["tokens"].get<int>(), 3 * (8 + 4));
+  for (const auto& a : j["agents"]) {
+    EXPECT_TRUE(a.contains("status"));
+    EXPECT_LE(a["tokens"].get<int>(), 8 + 4);
+  }
+  // Same seed, same result.
+  const auto r2 = run_muse("contemplate -m " + shell_quote(path) +
+                           " --agents 3 --budget 8 --answer-tokens 4 -s 5 --json 'what is 2+2'");
+  ASSERT_EQ(r2.exit_code, 0);
+  EXPECT_EQ(nlohmann::json::parse(r2.out)["agents"], j["agents"]);
+  EXPECT_EQ(run_muse("contemplate -m " + shell_quote(path) + " --agents 0 'q'").exit_code, 2);
+  EXPECT_EQ(run_muse("contemplate -m " + shell_quote(path) + " --consensus 2 'q'").exit_code, 2);
+  EXPECT_EQ(run_muse("contemplate -m " + shell_quote(path)).exit_code, 2);
+}
+
 }  // namespace
 }  // namespace muse::testing

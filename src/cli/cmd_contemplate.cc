@@ -1,0 +1,285 @@
+// `muse contemplate -m MODEL "question"`: Contemplating mode (reason/contemplate.h) with
+// live lanes in a terminal, one line per agent (tokens, confidence, status, latest text),
+// then the answer and its vote share; --json prints the whole result for machines.
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cli/chat_prompt.h"
+#include "cli/commands.h"
+#include "cli/model_flags.h"
+#include "reason/contemplate.h"
+#include "runtime/engine.h"
+
+namespace muse::cli {
+namespace {
+
+void print_help() {
+  std::printf(
+      "usage: muse contemplate -m MODEL [options] QUESTION\n\n"
+      "Several agents reason about QUESTION in parallel (one prefill, branches decoded in\n"
+      "one batch); low-confidence agents stop early (DeepConf), a consensus ends the rest,\n"
+      "and a confidence-weighted vote gives the answer. QUESTION goes through the model's\n"
+      "chat template unless --raw.\n\n"
+      "  --effort E            instant | thinking | contemplating (default)\n"
+      "  --agents N            parallel agents (default 8)\n"
+      "  --budget T            thinking tokens per agent before budget forcing (default 1024,\n"
+      "                        -1 = unlimited)\n"
+      "  --answer-tokens N     tokens allowed after thinking ends (default 128)\n"
+      "  --window N            confidence window (default budget/8 within 16..2048)\n"
+      "  --warmup N            finished agents that set the early-stop threshold (default\n"
+      "                        max(2, agents/4))\n"
+      "  --keep P              keep the P %% most confident traces (default 90)\n"
+      "  --consensus F         stop once the leading answer has this vote share (default 0.95)\n"
+      "  --max-total N         token budget of all agents together (default: none)\n"
+      "  --format F            answer extractor: auto, boxed, hashes, answer, last-number, exact\n"
+      "  --think-end TEXT      end-of-thinking delimiter (default </think>)\n"
+      "  --raw                 QUESTION is the raw prompt (no chat template)\n"
+      "  --json                print the result as JSON, no lanes\n\n"
+      "Model and sampling options (--temp, --top-k, --top-p, -s seed, -t, -c, --kv-type):\n%s",
+      model_flags_help());
+}
+
+bool to_int(const char* s, long lo, long hi, long* out) {
+  char* end = nullptr;
+  const long v = std::strtol(s, &end, 10);
+  if (!*s || *end || v < lo || v > hi) return false;
+  *out = v;
+  return true;
+}
+bool to_double(const char* s, double* out) {
+  char* end = nullptr;
+  *out = std::strtod(s, &end);
+  return *s && !*end;
+}
+
+// Text safe for one terminal line: control characters become spaces.
+std::string printable(std::string_view text) {
+  std::string out;
+  for (char ch : text) out += (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ? ' ' : ch;
+  return out;
+}
+
+// The last ~n bytes of s, not starting inside a UTF-8 character.
+std::string_view tail_utf8(std::string_view s, size_t n) {
+  if (s.size() <= n) return s;
+  size_t i = s.size() - n;
+  while (i < s.size() && (static_cast<unsigned char>(s[i]) & 0xC0) == 0x80) ++i;
+  return s.substr(i);
+}
+
+// One terminal line per agent, redrawn in place.
+class Lanes {
+ public:
+  explicit Lanes(int n)
+      : lines_(size_t(n)), tokens_(size_t(n)), conf_(size_t(n)), status_(size_t(n), "thinking") {}
+  void on(const ContemplateEvent& e) {
+    using K = ContemplateEvent::Kind;
+    if (e.agent < 0 || size_t(e.agent) >= lines_.size()) return;
+    const size_t a = size_t(e.agent);
+    if (e.kind == K::kToken) {
+      ++tokens_[a];
+      conf_[a] = e.confidence;
+      lines_[a] += printable(e.text);
+      if (lines_[a].size() > 400) lines_[a] = std::string(tail_utf8(lines_[a], 200));
+    } else if (e.kind == K::kAgentStopped) {
+      status_[a] = "stopped: " + e.reason;
+    } else if (e.kind == K::kAgentFinished) {
+      status_[a] = "answer " + (e.text.empty() ? std::string("(none)") : printable(e.text));
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (e.kind == K::kToken && now - last_ < std::chrono::milliseconds(80)) return;
+    last_ = now;
+    draw();
+  }
+  void draw() {
+    if (drawn_) std::printf("\033[%zuA", lines_.size());
+    for (size_t a = 0; a < lines_.size(); ++a) {
+      const std::string tail(tail_utf8(lines_[a], 48));
+      std::printf("\033[2K agent %-2zu %5d tok  conf %5.2f  %-26.26s | %s\n", a, tokens_[a],
+                  conf_[a], status_[a].c_str(), tail.c_str());
+    }
+    std::fflush(stdout);
+    drawn_ = true;
+  }
+
+ private:
+  std::vector<std::string> lines_;
+  std::vector<int> tokens_;
+  std::vector<double> conf_;
+  std::vector<std::string> status_;
+  std::chrono::steady_clock::time_point last_{};
+  bool drawn_ = false;
+};
+
+}  // namespace
+
+int cmd_contemplate(int argc, char** argv) {
+  ModelFlags flags;
+  ContemplateOptions o;
+  std::string question;
+  bool json = false, raw = false, have_question = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
+    const auto bad = [&](const char* what) {
+      std::fprintf(stderr, "muse contemplate: %s takes %s\n", a.c_str(), what);
+      return 2;
+    };
+    long n = 0;
+    double d = 0;
+    if (a == "-h" || a == "--help") {
+      print_help();
+      return 0;
+    } else if (a == "--effort") {
+      const char* v = value();
+      auto e = v ? parse_effort(v) : StatusOr<Effort>(Errorf("missing value"));
+      if (!e.ok()) return bad("instant, thinking or contemplating");
+      o.effort = *e;
+    } else if (a == "--agents") {
+      const char* v = value();
+      if (!v || !to_int(v, 1, 256, &n)) return bad("an integer from 1 to 256");
+      o.agents = int(n);
+    } else if (a == "--budget") {
+      const char* v = value();
+      if (!v || !to_int(v, -1, 1 << 20, &n)) return bad("an integer >= -1");
+      o.thinking_budget = int32_t(n);
+    } else if (a == "--answer-tokens") {
+      const char* v = value();
+      if (!v || !to_int(v, 1, 1 << 20, &n)) return bad("a positive integer");
+      o.max_answer_tokens = int32_t(n);
+    } else if (a == "--window" || a == "--warmup") {
+      const char* v = value();
+      if (!v || !to_int(v, 0, 1 << 20, &n)) return bad("an integer >= 0");
+      (a == "--window" ? o.window : o.warmup) = int(n);
+    } else if (a == "--keep") {
+      const char* v = value();
+      if (!v || !to_double(v, &d)) return bad("a percentage in (0, 100]");
+      o.keep_percent = d;
+    } else if (a == "--consensus") {
+      const char* v = value();
+      if (!v || !to_double(v, &d)) return bad("a fraction in (0, 1]");
+      o.consensus = d;
+    } else if (a == "--max-total") {
+      const char* v = value();
+      if (!v || !to_int(v, 0, 1L << 40, &n)) return bad("an integer >= 0");
+      o.max_total_tokens = n;
+    } else if (a == "--format") {
+      const char* v = value();
+      auto f = v ? parse_answer_format(v) : StatusOr<AnswerFormat>(Errorf("missing value"));
+      if (!f.ok()) return bad("auto, boxed, hashes, answer, last-number or exact");
+      o.answer_format = *f;
+    } else if (a == "--think-end") {
+      const char* v = value();
+      if (!v || !*v) return bad("a non-empty text");
+      o.think_end = v;
+    } else if (a == "--raw") {
+      raw = true;
+    } else if (a == "--json") {
+      json = true;
+    } else if (int r = parse_model_flag("contemplate", argc, argv, &i, &flags); r != 1) {
+      if (r == -1) return 2;
+      if (!a.empty() && a[0] == '-') {
+        std::fprintf(stderr, "muse contemplate: unknown option '%s' (see --help)\n", a.c_str());
+        return 2;
+      }
+      question = have_question ? question + " " + a : a;
+      have_question = true;
+    }
+  }
+  if (!have_question) {
+    std::fprintf(stderr, "muse contemplate: no question given (see --help)\n");
+    return 2;
+  }
+  o.temperature = flags.sampling.temperature;
+  o.top_k = flags.sampling.top_k;
+  o.top_p = flags.sampling.top_p;
+  if (flags.sampling.seed != SamplerParams::kRandomSeed) o.seed = flags.sampling.seed;
+  if (Status s = validate(o); !s.ok()) {
+    std::fprintf(stderr, "muse contemplate: %s\n", s.message().c_str());
+    return 2;
+  }
+
+  auto m = load_model(flags, /*quiet=*/json);
+  if (!m.ok()) {
+    std::fprintf(stderr, "muse contemplate: %s\n", m.status().message().c_str());
+    return 1;
+  }
+  const Tokenizer& tok = *m->tokenizer;
+  std::vector<int32_t> ids;
+  if (raw) {
+    ids = tok.encode(question, /*add_special=*/true, /*parse_special=*/false);
+  } else {
+    auto chat_ids = chat_prompt_ids(m->model->gguf(), tok, "", question);
+    if (!chat_ids.ok()) {
+      std::fprintf(stderr, "muse contemplate: %s\n", chat_ids.status().message().c_str());
+      return 1;
+    }
+    ids = std::move(*chat_ids);
+  }
+
+  const int agents = o.effort == Effort::kContemplating ? o.agents : 1;
+  EngineOptions eo{.n_ctx = m->ctx->n_ctx(), .n_batch = flags.n_batch};
+  eo.n_pages = (eo.n_ctx + eo.page_size - 1) / eo.page_size * (agents + 1);
+  auto kv = parse_kv_type(flags.kv_type);
+  if (kv.ok()) eo.kv_type = *kv;
+  for (int32_t t = 0; t < tok.n_vocab(); ++t)
+    if (tok.is_eog(t)) eo.eog_tokens.push_back(t);
+  m->ctx.reset();  // the engine has its own cache
+  auto engine = Engine::create(*m->model, *m->pool, eo);
+  if (!engine.ok()) {
+    std::fprintf(stderr, "muse contemplate: %s\n", engine.status().message().c_str());
+    return 1;
+  }
+  EngineBackend backend(**engine);
+  const bool lanes_on = !json && isatty(STDOUT_FILENO);
+  Lanes lanes(agents);
+  auto result = contemplate(backend, tok, ids, o, [&](const ContemplateEvent& e) {
+    if (lanes_on) lanes.on(e);
+  });
+  if (!result.ok()) {
+    std::fprintf(stderr, "muse contemplate: %s\n", result.status().message().c_str());
+    return 1;
+  }
+  if (lanes_on) lanes.draw();
+  if (json) {
+    nlohmann::ordered_json j;
+    j["answer"] = result->answer;
+    j["share"] = result->share;
+    j["tokens"] = result->tokens;
+    j["wall_s"] = result->wall_s;
+    j["threshold"] = result->threshold;
+    j["tally"] = nlohmann::ordered_json::array();
+    for (const Tally& t : result->tally)
+      j["tally"].push_back({{"answer", t.answer}, {"weight", t.weight}, {"votes", t.votes}});
+    j["agents"] = nlohmann::ordered_json::array();
+    for (const AgentReport& r : result->agents) {
+      j["agents"].push_back({{"id", r.id},
+                             {"status", std::string(agent_status_name(r.status))},
+                             {"answer", r.answer ? nlohmann::ordered_json(*r.answer) : nullptr},
+                             {"confidence", r.confidence},
+                             {"tokens", r.tokens},
+                             {"forced", r.forced},
+                             {"text", r.text}});
+    }
+    std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    return 0;
+  }
+  std::printf("\nanswer: %s  (vote share %.0f%%, %lld tokens, %.1f s)\n",
+              result->answer.empty() ? "(none)" : printable(result->answer).c_str(),
+              100 * result->share, (long long)result->tokens, result->wall_s);
+  if (!lanes_on) {
+    for (const AgentReport& r : result->agents)
+      std::printf("  agent %d: %s, %lld tokens, confidence %.2f%s%s\n", r.id,
+                  std::string(agent_status_name(r.status)).c_str(), (long long)r.tokens,
+                  r.confidence, r.answer ? ", answer " : "",
+                  r.answer ? printable(*r.answer).c_str() : "");
+  }
+  return 0;
+}
+
+}  // namespace muse::cli

@@ -1,0 +1,296 @@
+// Contemplating mechanics with a scripted backend: every agent's tokens and confidences are
+// chosen, so early stopping, consensus, weighted voting and budget forcing can be checked
+// step by step; then once through the real engine on a random-weight model (every page is
+// freed). The tokenizer is gen-model's byte-fallback SPM vocabulary: byte b is token 3 + b.
+#include "reason/contemplate.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "gguf/test_util.h"
+#include "model/gen_model.h"
+#include "model/model.h"
+
+namespace muse {
+namespace {
+
+std::vector<int32_t> ids_of(std::string_view text) {
+  std::vector<int32_t> ids;
+  for (char c : text) ids.push_back(3 + int32_t(static_cast<unsigned char>(c)));
+  return ids;
+}
+
+// One scripted agent: the text it generates, one byte token per step, at confidence
+// conf[i] (C_t = conf: every top logprob is -conf), then end of generation. After an
+// append (budget forcing) it continues with `after_append`.
+struct Script {
+  std::string text;
+  std::vector<float> conf;  // per token; the last value repeats
+  std::string after_append = {};
+};
+
+class ScriptedBackend final : public BranchBackend {
+ public:
+  explicit ScriptedBackend(std::vector<Script> scripts) : scripts_(std::move(scripts)) {}
+
+  StatusOr<SeqId> submit(const Request&) override {
+    held_ = next_++;
+    live_[held_] = {};
+    return held_;
+  }
+  StatusOr<std::vector<SeqId>> fork(SeqId parent, std::span<const GenParams> gens) override {
+    if (parent != held_) return Errorf("fork: not the held prompt");
+    std::vector<SeqId> out;
+    for (size_t i = 0; i < gens.size(); ++i) {
+      const SeqId id = next_++;
+      const Script& s = scripts_[i % scripts_.size()];
+      live_[id] = {.ids = ids_of(s.text), .script = &s};
+      max_tokens_[id] = gens[i].max_tokens;
+      out.push_back(id);
+    }
+    return out;
+  }
+  Status append(SeqId seq, std::span<const int32_t> tokens) override {
+    auto it = live_.find(seq);
+    if (it == live_.end()) return Errorf("append: no sequence");
+    appended_[seq].insert(appended_[seq].end(), tokens.begin(), tokens.end());
+    Live& l = it->second;
+    l.ids = ids_of(l.script->after_append);
+    l.pos = 0;
+    return Status::Ok();
+  }
+  Status cancel(SeqId seq) override {
+    if (live_.erase(seq) == 0) return Errorf("cancel: no sequence");
+    ++cancelled_;
+    return Status::Ok();
+  }
+  StatusOr<std::vector<TokenEvent>> step() override {
+    ++steps_;
+    std::vector<TokenEvent> events;
+    std::vector<SeqId> done;
+    for (auto& [id, l] : live_) {
+      if (l.script == nullptr) continue;  // the held prompt
+      const size_t i = l.emitted;
+      const float c = l.script->conf[std::min(i, l.script->conf.size() - 1)];
+      TokenEvent ev{.seq = id, .token = l.ids[l.pos]};
+      ev.sample.token = ev.token;
+      for (int k = 0; k < 20; ++k) ev.sample.top.push_back({k, -c});
+      ++l.pos;
+      ++l.emitted;
+      const bool end =
+          l.pos == l.ids.size() || (max_tokens_[id] >= 0 && int64_t(l.emitted) >= max_tokens_[id]);
+      if (end) {
+        ev.finish = l.pos == l.ids.size() ? SeqFinish::kStop : SeqFinish::kLength;
+        done.push_back(id);
+      }
+      events.push_back(std::move(ev));
+    }
+    for (SeqId id : done) live_.erase(id);
+    return events;
+  }
+  bool idle() const override {
+    for (const auto& [id, l] : live_)
+      if (l.script != nullptr) return false;
+    return true;
+  }
+  int64_t pages_referenced() const override { return int64_t(live_.size()); }
+
+  std::map<SeqId, std::vector<int32_t>> appended_;
+  int cancelled_ = 0;
+  int steps_ = 0;
+
+ private:
+  struct Live {
+    std::vector<int32_t> ids;
+    const Script* script = nullptr;
+    size_t pos = 0, emitted = 0;
+  };
+  std::vector<Script> scripts_;
+  std::map<SeqId, Live> live_;
+  std::map<SeqId, int64_t> max_tokens_;
+  SeqId held_ = -1, next_ = 1;
+};
+
+class ContemplateTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string path = dir_.file("m.gguf");
+    ASSERT_TRUE(gen_model({.arch = "llama",
+                           .name = "",
+                           .n_embd = 64,
+                           .n_layer = 1,
+                           .n_head = 4,
+                           .n_ff = 128,
+                           .n_vocab = 300},
+                          path)
+                    .ok());
+    auto m = Model::load(path);
+    ASSERT_TRUE(m.ok());
+    model_ = std::move(*m);
+    auto t = Tokenizer::from_gguf(model_->gguf());
+    ASSERT_TRUE(t.ok());
+    tok_.emplace(std::move(*t));
+  }
+  ContemplateOptions options(int agents) {
+    ContemplateOptions o;
+    o.agents = agents;
+    o.thinking_budget = -1;
+    o.max_answer_tokens = 1000;
+    o.window = 4;
+    o.warmup = 2;
+    o.keep_percent = 100;
+    o.consensus = 1.0;
+    return o;
+  }
+  testing::TempDir dir_;
+  std::unique_ptr<Model> model_;
+  std::optional<Tokenizer> tok_;
+  const std::vector<int32_t> prompt_ = {1, 50, 60};
+};
+
+TEST_F(ContemplateTest, LowConfidenceAgentStopsAtTheRightStep) {
+  // Agents 0 and 1 finish first (the warm-up, 9 and 8 tokens) at confidence 5 throughout:
+  // with keep 100 % the threshold is their lowest, 5. Agent 2 drops to confidence 1 at its
+  // 10th token: its 4-token window averages (5 + 5 + 5 + 1) / 4 = 4 < 5 right then, so it
+  // stops with 10 tokens.
+  std::vector<Script> s = {
+      {.text = "Answer:42", .conf = {5}},
+      {.text = "Answer:7", .conf = {5}},
+      {.text = "thinking-for-a-long-while</think>Answer:9", .conf = {5, 5, 5, 5, 5, 5, 5, 5, 5, 1}},
+      {.text = "thinking-even-longer-here</think>Answer:42", .conf = {6}},
+  };
+  ScriptedBackend b(s);
+  std::vector<ContemplateEvent> events;
+  auto r = contemplate(b, *tok_, prompt_, options(4),
+                       [&](const ContemplateEvent& e) { events.push_back(e); });
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->threshold, 5.0);
+  EXPECT_EQ(r->agents[2].status, AgentStatus::kStoppedConfidence);
+  EXPECT_EQ(r->agents[2].tokens, 10);
+  EXPECT_FALSE(r->agents[2].answer.has_value());  // stopped agents do not vote
+  EXPECT_EQ(r->agents[3].status, AgentStatus::kFinished);
+  // Votes: 42 from agents 0 (weight 5) and 3 (6), 7 from agent 1 (5).
+  EXPECT_EQ(r->answer, "42");
+  EXPECT_NEAR(r->share, 11.0 / 16.0, 1e-9);
+  int stopped = 0;
+  for (const auto& e : events)
+    if (e.kind == ContemplateEvent::Kind::kAgentStopped) {
+      ++stopped;
+      EXPECT_EQ(e.agent, 2);
+      EXPECT_EQ(e.reason, "low confidence");
+    }
+  EXPECT_EQ(stopped, 1);
+  EXPECT_EQ(events.back().kind, ContemplateEvent::Kind::kFinal);
+  EXPECT_EQ(b.pages_referenced(), 0);
+}
+
+TEST_F(ContemplateTest, ConsensusStopsTheRest) {
+  std::vector<Script> s = {
+      {.text = "Answer:42", .conf = {3}},
+      {.text = "Answer:42.0", .conf = {4}},  // normalizes to 42
+      {.text = "a-much-longer-chain-of-thought-Answer:13", .conf = {3}},
+      {.text = "another-long-chain-of-thought-Answer:13", .conf = {3}},
+  };
+  ScriptedBackend b(s);
+  auto o = options(4);
+  o.consensus = 0.95;
+  auto r = contemplate(b, *tok_, prompt_, o);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->answer, "42");
+  EXPECT_EQ(r->share, 1.0);
+  EXPECT_EQ(r->agents[2].status, AgentStatus::kStoppedConsensus);
+  EXPECT_EQ(r->agents[3].status, AgentStatus::kStoppedConsensus);
+  // Stopped right after the second agent finished (its 11th token).
+  EXPECT_EQ(r->agents[2].tokens, 11);
+  EXPECT_EQ(r->tokens, 9 + 11 + 11 + 11);
+  EXPECT_EQ(b.pages_referenced(), 0);
+}
+
+TEST_F(ContemplateTest, VotesAreConfidenceWeighted) {
+  // Two agents say A at confidence 1, one says B at confidence 3: B wins 3 to 2.
+  std::vector<Script> s = {
+      {.text = "Answer:A", .conf = {1}},
+      {.text = "Answer:A", .conf = {1}},
+      {.text = "Answer:B", .conf = {3}},
+  };
+  ScriptedBackend b(s);
+  auto o = options(3);
+  o.warmup = 3;  // no early stops, no consensus before all are in
+  auto r = contemplate(b, *tok_, prompt_, o);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->answer, "b");  // normalized: non-numeric answers are lowercased
+  EXPECT_NEAR(r->share, 0.6, 1e-9);
+  ASSERT_EQ(r->tally.size(), 2u);
+  EXPECT_EQ(r->tally[1].votes, 2);
+  // keep_percent 33 keeps ceil(0.99) = 1 trace, the most confident: B alone.
+  o.keep_percent = 33;
+  ScriptedBackend b2(s);
+  auto r2 = contemplate(b2, *tok_, prompt_, o);
+  ASSERT_TRUE(r2.ok());
+  EXPECT_EQ(r2->answer, "b");
+  EXPECT_EQ(r2->share, 1.0);
+}
+
+TEST_F(ContemplateTest, BudgetForcingYieldsAWellFormedAnswer) {
+  std::vector<Script> s = {
+      {.text = "thinking-forever-and-never-closing", .conf = {2}, .after_append = "17"}};
+  ScriptedBackend b(s);
+  auto o = options(1);
+  o.effort = Effort::kThinking;
+  o.thinking_budget = 6;
+  auto r = contemplate(b, *tok_, prompt_, o);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(r->agents.size(), 1u);
+  EXPECT_TRUE(r->agents[0].forced);
+  EXPECT_EQ(r->agents[0].tokens, 6 + 2);
+  EXPECT_NE(r->agents[0].text.find("</think>\n\nAnswer: 17"), std::string::npos)
+      << r->agents[0].text;
+  EXPECT_EQ(r->answer, "17");
+  ASSERT_EQ(b.appended_.size(), 1u);
+  EXPECT_EQ(b.pages_referenced(), 0);
+}
+
+TEST_F(ContemplateTest, BadOptionsAreRejected) {
+  ScriptedBackend b({{.text = "x", .conf = {1}}});
+  auto o = options(0);
+  EXPECT_FALSE(contemplate(b, *tok_, prompt_, o).ok());
+  o = options(2);
+  o.consensus = 0;
+  EXPECT_FALSE(contemplate(b, *tok_, prompt_, o).ok());
+  o = options(2);
+  o.keep_percent = 120;
+  EXPECT_FALSE(contemplate(b, *tok_, prompt_, o).ok());
+  o = options(2);
+  o.think_end = "";
+  EXPECT_FALSE(contemplate(b, *tok_, prompt_, o).ok());
+  EXPECT_EQ(b.pages_referenced(), 0);
+}
+
+// Through the real engine on a random model: runs, reports, and frees every page.
+TEST_F(ContemplateTest, RealEngineFreesEveryPage) {
+  ThreadPool pool(2);
+  std::vector<int32_t> eog;
+  for (int32_t t = 0; t < tok_->n_vocab(); ++t)
+    if (tok_->is_eog(t)) eog.push_back(t);
+  auto e = Engine::create(*model_, pool, {.n_ctx = 256, .eog_tokens = eog});
+  ASSERT_TRUE(e.ok());
+  EngineBackend b(**e);
+  auto o = options(4);
+  o.thinking_budget = 12;
+  o.max_answer_tokens = 6;
+  o.answer_format = AnswerFormat::kExact;
+  int tokens = 0;
+  auto r = contemplate(b, *tok_, prompt_, o, [&](const ContemplateEvent& ev) {
+    if (ev.kind == ContemplateEvent::Kind::kToken) ++tokens;
+  });
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->agents.size(), 4u);
+  EXPECT_GT(r->tokens, 0);
+  EXPECT_LE(r->tokens, 4 * (12 + 6));
+  EXPECT_EQ((*e)->stats().pages_referenced, 0);
+  EXPECT_TRUE((*e)->check_invariants());
+}
+
+}  // namespace
+}  // namespace muse
