@@ -11,6 +11,7 @@ int cmd_bench(int argc, char** argv);
 int cmd_bench_parallel(int argc, char** argv);
 int cmd_run(int argc, char** argv);
 int cmd_contemplate(int argc, char** argv);
+int cmd_eval(int argc, char** argv);
 int cmd_chat(int argc, char** argv);
 int cmd_logits(int argc, char** argv);
 int cmd_quantize(int argc, char** argv);

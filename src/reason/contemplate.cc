@@ -173,7 +173,8 @@ StatusOr<ContemplateResult> contemplate(BranchBackend& backend, const Tokenizer&
     for (const Agent& a : agents) {
       if (a.status != AgentStatus::kFinished) continue;
       const auto ans = extract_answer(a.text, opts.answer_format);
-      if (ans) b.push_back({normalize_answer(*ans), a.group.lowest()});
+      if (ans)
+        b.push_back({normalize_answer(*ans), opts.confidence_weights ? a.group.lowest() : 1.0});
     }
     return b;
   };

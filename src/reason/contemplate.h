@@ -59,6 +59,7 @@ struct ContemplateOptions {
   double consensus = 0.95;          // stop when the leading answer's share reaches this
   int64_t max_total_tokens = 0;     // all agents together; 0 = no limit beyond per-agent ones
   AnswerFormat answer_format = AnswerFormat::kAuto;
+  bool confidence_weights = true;              // false: one vote per agent (plain self-consistency)
   std::string think_end = "</think>";          // end-of-thinking delimiter
   std::string answer_prefix = "\n\nAnswer: ";  // appended after a forced delimiter
 };

@@ -1,0 +1,195 @@
+// `muse eval -m MODEL --task TASK --method single|sc@N|contemplate@N`: accuracy of one
+// reasoning method on a dataset (reason/tasks.h), generated tokens and wall time, as a table
+// or (--json) one object {"accuracy", "tokens", "questions", "wall_s"}.
+//   single          one thinking chain (budget forcing at --budget)
+//   sc@N            self-consistency: N chains, majority vote, no early stop
+//   contemplate@N   Contemplating: N agents, confidence early stop, consensus, weighted vote
+#include <cstdio>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "cli/chat_prompt.h"
+#include "cli/commands.h"
+#include "cli/model_flags.h"
+#include "reason/contemplate.h"
+#include "reason/tasks.h"
+#include "runtime/engine.h"
+
+namespace muse::cli {
+namespace {
+
+void print_help() {
+  std::printf(
+      "usage: muse eval -m MODEL --task TASK [--method M] [--budget T] [--limit N]\n"
+      "                 [--data DIR] [--json] [model and sampling options]\n\n"
+      "  --task TASK       gsm8k, math500, aime24, aime25, amc23, arc, arc-dev\n"
+      "  --method M        single (default), sc@N (self-consistency), contemplate@N\n"
+      "  --budget T        thinking tokens per chain before budget forcing (default 1024)\n"
+      "  --answer-tokens N tokens after thinking ends (default 128)\n"
+      "  --limit N         the first N questions\n"
+      "  --data DIR        datasets folder (default ../shared/datasets)\n"
+      "  --json            {\"accuracy\", \"tokens\", \"questions\", \"wall_s\"}\n\n%s",
+      model_flags_help());
+}
+
+// "single" | "sc@N" | "contemplate@N" into options; false when malformed.
+bool parse_method(const std::string& m, ContemplateOptions* o) {
+  if (m == "single") {
+    o->effort = Effort::kThinking;
+    return true;
+  }
+  const size_t at = m.find('@');
+  if (at == std::string::npos) return false;
+  const std::string kind = m.substr(0, at);
+  char* end = nullptr;
+  const long n = std::strtol(m.c_str() + at + 1, &end, 10);
+  if (*end || n < 1 || n > 256) return false;
+  o->effort = Effort::kContemplating;
+  o->agents = int(n);
+  if (kind == "sc") {
+    o->warmup = int(n);  // no early stop; consensus only once all are in
+    o->keep_percent = 100;
+    o->consensus = 1.0;
+    o->confidence_weights = false;
+    return true;
+  }
+  return kind == "contemplate";
+}
+
+}  // namespace
+
+int cmd_eval(int argc, char** argv) {
+  ModelFlags flags;
+  ContemplateOptions o;
+  std::string task, method = "single", data = "../shared/datasets";
+  long limit = 0;
+  bool json = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
+    if (a == "-h" || a == "--help") {
+      print_help();
+      return 0;
+    } else if (a == "--task" || a == "--method" || a == "--data" || a == "--limit" ||
+               a == "--budget" || a == "--answer-tokens") {
+      const char* v = value();
+      if (!v) {
+        std::fprintf(stderr, "muse eval: %s needs a value\n", a.c_str());
+        return 2;
+      }
+      char* end = nullptr;
+      const long n = std::strtol(v, &end, 10);
+      const bool is_int = *v && !*end;
+      if (a == "--task") {
+        task = v;
+      } else if (a == "--method") {
+        method = v;
+      } else if (a == "--data") {
+        data = v;
+      } else if (!is_int || (a == "--limit" && n < 0) || (a == "--budget" && n < -1) ||
+                 (a == "--answer-tokens" && n < 1)) {
+        std::fprintf(stderr, "muse eval: %s takes an integer (got '%s')\n", a.c_str(), v);
+        return 2;
+      } else if (a == "--limit") {
+        limit = n;
+      } else if (a == "--budget") {
+        o.thinking_budget = int32_t(n);
+      } else {
+        o.max_answer_tokens = int32_t(n);
+      }
+    } else if (a == "--json") {
+      json = true;
+    } else if (int r = parse_model_flag("eval", argc, argv, &i, &flags); r != 1) {
+      if (r == 0) std::fprintf(stderr, "muse eval: unknown option '%s' (see --help)\n", a.c_str());
+      return 2;
+    }
+  }
+  if (task.empty()) {
+    std::fprintf(stderr, "muse eval: no task given (--task TASK, see --help)\n");
+    return 2;
+  }
+  if (!parse_method(method, &o)) {
+    std::fprintf(stderr, "muse eval: --method takes single, sc@N or contemplate@N (got '%s')\n",
+                 method.c_str());
+    return 2;
+  }
+  o.temperature = flags.sampling.temperature;
+  o.top_k = flags.sampling.top_k;
+  o.top_p = flags.sampling.top_p;
+  if (flags.sampling.seed != SamplerParams::kRandomSeed) o.seed = flags.sampling.seed;
+  if (Status s = validate(o); !s.ok()) {
+    std::fprintf(stderr, "muse eval: %s\n", s.message().c_str());
+    return 2;
+  }
+  auto items = load_task(task, data, limit);
+  if (!items.ok()) {
+    std::fprintf(stderr, "muse eval: %s\n", items.status().message().c_str());
+    return 1;
+  }
+  auto m = load_model(flags, /*quiet=*/json);
+  if (!m.ok()) {
+    std::fprintf(stderr, "muse eval: %s\n", m.status().message().c_str());
+    return 1;
+  }
+  const Tokenizer& tok = *m->tokenizer;
+  const int agents = o.effort == Effort::kContemplating ? o.agents : 1;
+  EngineOptions eo{.n_ctx = m->ctx->n_ctx(), .n_batch = flags.n_batch};
+  eo.n_pages = (eo.n_ctx + eo.page_size - 1) / eo.page_size * (agents + 1);
+  if (auto kv = parse_kv_type(flags.kv_type); kv.ok()) eo.kv_type = *kv;
+  for (int32_t t = 0; t < tok.n_vocab(); ++t)
+    if (tok.is_eog(t)) eo.eog_tokens.push_back(t);
+  m->ctx.reset();
+  auto engine = Engine::create(*m->model, *m->pool, eo);
+  if (!engine.ok()) {
+    std::fprintf(stderr, "muse eval: %s\n", engine.status().message().c_str());
+    return 1;
+  }
+  EngineBackend backend(**engine);
+
+  int64_t correct = 0, tokens = 0;
+  double wall = 0;
+  for (size_t q = 0; q < items->size(); ++q) {
+    const EvalItem& item = (*items)[q];
+    auto ids = chat_prompt_ids(m->model->gguf(), tok, "", item.prompt);
+    if (!ids.ok()) {
+      std::fprintf(stderr, "muse eval: %s\n", ids.status().message().c_str());
+      return 1;
+    }
+    ContemplateOptions oq = o;
+    oq.seed = o.seed + 1000 * q;
+    auto r = contemplate(backend, tok, *ids, oq);
+    if (!r.ok()) {
+      std::fprintf(stderr, "muse eval: question %zu: %s\n", q + 1, r.status().message().c_str());
+      return 1;
+    }
+    const bool ok = !r->answer.empty() && r->answer == item.gold;
+    correct += ok;
+    tokens += r->tokens;
+    wall += r->wall_s;
+    if (!json)
+      std::fprintf(stderr, "  %zu/%zu  %s  gold %s  got %s\n", q + 1, items->size(),
+                   ok ? "ok " : "bad", item.gold.c_str(),
+                   r->answer.empty() ? "(none)" : r->answer.c_str());
+  }
+  const double n = double(items->size());
+  if (json) {
+    nlohmann::ordered_json j;
+    j["accuracy"] = correct / n;
+    j["tokens"] = tokens;
+    j["questions"] = items->size();
+    j["wall_s"] = wall;
+    j["task"] = task;
+    j["method"] = method;
+    j["correct"] = correct;
+    std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    return 0;
+  }
+  std::printf("| task | method | questions | accuracy | tokens / question | wall s |\n");
+  std::printf("|---|---|---:|---:|---:|---:|\n");
+  std::printf("| %s | %s | %zu | %.1f %% | %.0f | %.1f |\n", task.c_str(), method.c_str(),
+              items->size(), 100.0 * correct / n, tokens / n, wall);
+  return 0;
+}
+
+}  // namespace muse::cli

@@ -1,0 +1,113 @@
+// Dataset readers: one JSON object per line; the fields differ per dataset.
+#include "reason/tasks.h"
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "reason/answer.h"
+
+namespace muse {
+namespace {
+
+constexpr const char* kBoxed =
+    "\n\nPlease reason step by step, and put your final answer within \\boxed{}.";
+
+struct Spec {
+  std::string_view name;
+  const char* file;
+  const char* question;  // field of the question text
+};
+constexpr Spec kSpecs[] = {
+    {"gsm8k", "gsm8k/test.jsonl", "question"},
+    {"math500", "math500/test.jsonl", "problem"},
+    {"aime24", "aime24/test.jsonl", "problem"},
+    {"aime25", "aime25/test.jsonl", "question"},
+    {"amc23", "amc23/test.jsonl", "problem"},
+    {"arc", "arc/ARC-Challenge-Test.jsonl", "question"},
+    {"arc-dev", "arc/ARC-Challenge-Dev.jsonl", "question"},
+};
+
+// A number answer as text: 70.0 -> "70".
+std::string number_text(const nlohmann::json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  const double d = v.get<double>();
+  char buf[64];
+  if (std::floor(d) == d && std::fabs(d) < 1e15) {
+    std::snprintf(buf, sizeof buf, "%.0f", d);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.17g", d);
+  }
+  return buf;
+}
+
+StatusOr<EvalItem> parse_row(const Spec& s, const nlohmann::json& j) {
+  EvalItem item;
+  if (s.name == "arc" || s.name == "arc-dev") {
+    const auto& q = j.at("question");
+    std::string prompt = q.at("stem").get<std::string>() + "\n";
+    for (const auto& c : q.at("choices"))
+      prompt += c.at("label").get<std::string>() + ") " + c.at("text").get<std::string>() + "\n";
+    item.prompt = prompt + "\nAnswer with the letter of the correct choice." + kBoxed;
+    item.gold = normalize_answer(j.at("answerKey").get<std::string>());
+    return item;
+  }
+  item.prompt = j.at(s.question).get<std::string>() + kBoxed;
+  if (s.name == "gsm8k") {
+    const std::string a = j.at("answer").get<std::string>();
+    const size_t at = a.rfind("####");
+    if (at == std::string::npos) return Errorf("answer has no '####'");
+    item.gold = normalize_answer(a.substr(at + 4));
+  } else {
+    item.gold = normalize_answer(number_text(j.at("answer")));
+  }
+  return item;
+}
+
+}  // namespace
+
+std::vector<std::string_view> task_names() {
+  std::vector<std::string_view> names;
+  for (const Spec& s : kSpecs) names.push_back(s.name);
+  return names;
+}
+
+StatusOr<std::vector<EvalItem>> load_task(std::string_view task, const std::string& datasets_dir,
+                                          int64_t limit) {
+  const Spec* spec = nullptr;
+  for (const Spec& s : kSpecs)
+    if (s.name == task) spec = &s;
+  if (spec == nullptr) {
+    if (task.substr(0, 4) == "gym:")
+      return Errorf("task '%s': the gym's tasks arrive with the training issue",
+                    std::string(task).c_str());
+    std::string known;
+    for (std::string_view n : task_names()) known += (known.empty() ? "" : ", ") + std::string(n);
+    return Errorf("unknown task '%s' (known: %s)", std::string(task).c_str(), known.c_str());
+  }
+  const std::string path = datasets_dir + "/" + spec->file;
+  std::ifstream in(path);
+  if (!in) return Errorf("%s: cannot open (set --data to the datasets folder)", path.c_str());
+  std::vector<EvalItem> items;
+  std::string line;
+  for (int64_t n = 1; std::getline(in, line); ++n) {
+    if (line.empty() || line == "\r") continue;
+    const nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) return Errorf("%s:%lld: not valid JSON", path.c_str(), (long long)n);
+    StatusOr<EvalItem> item = Errorf("missing field");
+    try {
+      item = parse_row(*spec, j);
+    } catch (const nlohmann::json::exception& e) {
+      item = Errorf("%s", e.what());
+    }
+    if (!item.ok())
+      return Errorf("%s:%lld: %s", path.c_str(), (long long)n, item.status().message().c_str());
+    items.push_back(std::move(*item));
+    if (limit > 0 && int64_t(items.size()) >= limit) break;
+  }
+  if (items.empty()) return Errorf("%s: no items", path.c_str());
+  return items;
+}
+
+}  // namespace muse
