@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <vector>
 
 namespace muse {
@@ -25,7 +26,7 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-// Calls `fn(line)` for each line of `s` (without its '\n'), first to last.
+// Calls `fn(line, offset of the line in s)` for each line of `s` (without its '\n'), in order.
 template <class Fn>
 void for_each_line(std::string_view s, Fn fn) {
   size_t begin = 0;
@@ -368,11 +369,13 @@ std::optional<std::string> extract_answer(std::string_view text, AnswerFormat fo
 }
 
 std::string normalize_answer(std::string_view answer) {
-  const std::string s = collapse_spaces(strip_wrappers(unwrap_macros(strip_wrappers(answer))));
+  // Lowering first changes no number and keeps the key a fixed point: "\TEXT{A}" lowered
+  // last would become "\text{a}", which a second pass would unwrap.
+  std::string lower(answer);
+  for (char& c : lower) c = to_lower(c);
+  std::string s = collapse_spaces(strip_wrappers(unwrap_macros(strip_wrappers(lower))));
   if (auto number = canonical_number(s)) return *number;
-  std::string out = s;
-  for (char& c : out) c = to_lower(c);
-  return out;
+  return s;
 }
 
 }  // namespace muse

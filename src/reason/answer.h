@@ -59,7 +59,8 @@ std::optional<std::string> extract_answer(std::string_view text, AnswerFormat fo
 //      integer fraction a/b) is made canonical: no `,` or `+`, no leading zeros, no trailing
 //      fractional zeros and no bare `.` ("1,234.50" -> "1234.5", "2.0" -> "2", ".5" -> "0.5",
 //      "-0.0" -> "0", "04/08" -> "4/8").
-//   4. Anything else is lowercased (ASCII only; UTF-8 bytes pass through unchanged).
+//   4. Anything else is lowercased (ASCII only; UTF-8 bytes pass through unchanged). The
+//      lowering happens first, so `\TEXT{A}` unwraps too and every key is a fixed point.
 // No mathematical equivalence: "3/4", "0.75" and "\frac{3}{4}" stay three different keys.
 std::string normalize_answer(std::string_view answer);
 

@@ -20,10 +20,9 @@ namespace muse {
 float token_confidence(std::span<const TokenLogprob> top);
 
 // Group confidence C_G over the last `window` token confidences and the trace's lowest group
-// confidence, updated in O(1) per push from a running sum over
-// a ring of the last `window` values. Pushed values must be finite (token_confidence of
-// finite logprobs is). The sum is kept in double, so its drift over long traces stays far
-// below float precision.
+// confidence, updated in O(1) per push from a running sum over a ring of the last `window`
+// values. Pushed values must be finite (token_confidence of finite logprobs is). The sum is
+// kept in double, so its drift over long traces stays far below float precision.
 class GroupConfidence {
  public:
   explicit GroupConfidence(int window);  // window < 1 is treated as 1

@@ -30,8 +30,8 @@ struct VoteResult {
 };
 
 // Winner = the answer with the largest total weight, ties broken as `tally` is sorted. When
-// every weight is 0 the ballots count equally (share = winner votes / votes), so a scale of
-// the weights never changes the result.
+// every weight is 0 the ballots count equally (share = winner votes / votes), as they would
+// with any other equal weights.
 VoteResult weighted_vote(std::span<const Ballot> ballots);
 
 // share >= threshold and at least one ballot voted.

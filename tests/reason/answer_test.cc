@@ -6,7 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <iterator>
 #include <optional>
+#include <random>
 #include <string>
 
 namespace muse {
@@ -221,6 +223,48 @@ TEST(ExtractAnswer, HugeInputsStayLinear) {
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_LT(seconds, 5.0);  // quadratic scans would take minutes; linear ones take ~0.1 s
+}
+
+// Random texts built from the pieces every extractor reacts to; seeded, so deterministic.
+TEST(ExtractAnswer, PropertiesOnRandomTexts) {
+  const char* pieces[] = {"\\boxed{", "\\fbox ", "{",       "}",       "####", "Answer", "ANSWER",
+                          ":",        " is",     "*",       "-",       ".",    ",",      "/",
+                          "0",        "1",       "23",      "456",     "\n",   " ",      "<think>",
+                          "</think>", "$",       "\\text{", "\\TEXT{", "\\(",  "\\)",    "x",
+                          "+",        "é",       "€"};
+  std::mt19937 rng(12345);
+  std::uniform_int_distribution<size_t> pick(0, std::size(pieces) - 1), len(0, 40);
+  for (int trial = 0; trial < 20000; ++trial) {
+    std::string text;
+    for (size_t n = len(rng); n > 0; --n) text += pieces[pick(rng)];
+    const std::string key = normalize_answer(text);
+    ASSERT_EQ(normalize_answer(key), key) << text;
+    const Opt all[] = {boxed(text), hashes(text), colon(text), number(text), exact(text)};
+    for (const Opt& a : all) {
+      if (!a) continue;
+      ASSERT_FALSE(a->empty()) << text;
+      ASSERT_EQ(normalize_answer(normalize_answer(*a)), normalize_answer(*a)) << text;
+    }
+    for (const Opt& a : {all[0], all[1], all[3], all[4]}) {
+      if (!a) continue;
+      ASSERT_NE(text.find(*a), std::string::npos) << text;
+    }
+    if (all[3]) {
+      ASSERT_EQ(number(*all[3]), all[3]) << text;  // a number is its own last number
+    }
+    const Opt a = auto_(text);
+    if (all[0]) {
+      ASSERT_EQ(a, all[0]) << text;
+    }
+    if (a && a != all[0] && a != all[2] && a != all[3]) {
+      // From a `####` line; not always the last one, which kAuto skips when not numeric.
+      ASSERT_NE(text.find("####"), std::string::npos) << text;
+      const std::string key = normalize_answer(*a);
+      ASSERT_EQ(key.find_first_not_of("-0123456789./"), std::string::npos) << text;
+    } else if (!a) {
+      ASSERT_FALSE(all[0] || all[2] || all[3]) << text;
+    }
+  }
 }
 
 TEST(Normalize, NumbersBecomeCanonical) {
