@@ -23,7 +23,7 @@ std::vector<int32_t> ids_of(std::string_view text) {
 
 // One scripted agent: the text it generates, one byte token per step, at confidence
 // conf[i] (C_t = conf: every top logprob is -conf), then end of generation. After an
-// append (budget forcing) it continues with `after_append`.
+// append (budget forcing) it continues with `after_append` when that is set.
 struct Script {
   std::string text;
   std::vector<float> conf;  // per token; the last value repeats
@@ -47,6 +47,7 @@ class ScriptedBackend final : public BranchBackend {
       const Script& s = scripts_[i % scripts_.size()];
       live_[id] = {.ids = ids_of(s.text), .script = &s};
       max_tokens_[id] = gens[i].max_tokens;
+      gens_.push_back(gens[i]);
       out.push_back(id);
     }
     return out;
@@ -56,8 +57,10 @@ class ScriptedBackend final : public BranchBackend {
     if (it == live_.end()) return Errorf("append: no sequence");
     appended_[seq].insert(appended_[seq].end(), tokens.begin(), tokens.end());
     Live& l = it->second;
-    l.ids = ids_of(l.script->after_append);
-    l.pos = 0;
+    if (!l.script->after_append.empty()) {  // budget forcing: continue with the answer
+      l.ids = ids_of(l.script->after_append);
+      l.pos = 0;
+    }
     return Status::Ok();
   }
   Status cancel(SeqId seq) override {
@@ -97,6 +100,7 @@ class ScriptedBackend final : public BranchBackend {
   int64_t pages_referenced() const override { return int64_t(live_.size()); }
 
   std::map<SeqId, std::vector<int32_t>> appended_;
+  std::vector<GenParams> gens_;
   int cancelled_ = 0;
   int steps_ = 0;
 
@@ -249,6 +253,31 @@ TEST_F(ContemplateTest, BudgetForcingYieldsAWellFormedAnswer) {
   EXPECT_EQ(r->answer, "17");
   ASSERT_EQ(b.appended_.size(), 1u);
   EXPECT_EQ(b.pages_referenced(), 0);
+}
+
+// Roles: agent i gets role i % n's text appended to its branch and its temperature; agents
+// sample with seed + i.
+TEST_F(ContemplateTest, RolesGiveEachAgentItsPromptAndTemperature) {
+  std::vector<Script> s = {{.text = "Answer:1", .conf = {2}}};
+  ScriptedBackend b(s);
+  auto o = options(3);
+  o.seed = 40;
+  o.roles = {{.prompt = "Be brief.", .temperature = 0.2f}, {.prompt = "", .temperature = -1}};
+  auto r = contemplate(b, *tok_, prompt_, o);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_EQ(b.gens_.size(), 3u);
+  EXPECT_EQ(b.gens_[0].sampling.temperature, 0.2f);
+  EXPECT_EQ(b.gens_[1].sampling.temperature, o.temperature);  // -1: the default
+  EXPECT_EQ(b.gens_[2].sampling.temperature, 0.2f);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(b.gens_[i].sampling.seed, 40 + i);
+    EXPECT_EQ(b.gens_[i].sampling.n_logprobs, SamplerParams::kMaxLogprobs);
+  }
+  // Agents 0 and 2 got the role text; agent 1's role is empty.
+  const std::vector<int32_t> role = tok_->encode("Be brief.", false, true);
+  ASSERT_EQ(b.appended_.size(), 2u);
+  for (const auto& [seq, ids] : b.appended_) EXPECT_EQ(ids, role);
+  EXPECT_EQ(r->answer, "1");
 }
 
 TEST_F(ContemplateTest, BadOptionsAreRejected) {
