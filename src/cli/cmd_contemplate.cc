@@ -11,6 +11,7 @@
 
 #include "cli/chat_prompt.h"
 #include "cli/commands.h"
+#include "cli/engine_flags.h"
 #include "cli/model_flags.h"
 #include "reason/contemplate.h"
 #include "runtime/engine.h"
@@ -195,10 +196,7 @@ int cmd_contemplate(int argc, char** argv) {
     std::fprintf(stderr, "muse contemplate: no question given (see --help)\n");
     return 2;
   }
-  o.temperature = flags.sampling.temperature;
-  o.top_k = flags.sampling.top_k;
-  o.top_p = flags.sampling.top_p;
-  if (flags.sampling.seed != SamplerParams::kRandomSeed) o.seed = flags.sampling.seed;
+  apply_sampling_flags(flags, &o);
   if (Status s = validate(o); !s.ok()) {
     std::fprintf(stderr, "muse contemplate: %s\n", s.message().c_str());
     return 2;
@@ -223,14 +221,7 @@ int cmd_contemplate(int argc, char** argv) {
   }
 
   const int agents = o.effort == Effort::kContemplating ? o.agents : 1;
-  EngineOptions eo{.n_ctx = m->ctx->n_ctx(), .n_batch = flags.n_batch};
-  eo.n_pages = (eo.n_ctx + eo.page_size - 1) / eo.page_size * (agents + 1);
-  auto kv = parse_kv_type(flags.kv_type);
-  if (kv.ok()) eo.kv_type = *kv;
-  for (int32_t t = 0; t < tok.n_vocab(); ++t)
-    if (tok.is_eog(t)) eo.eog_tokens.push_back(t);
-  m->ctx.reset();  // the engine has its own cache
-  auto engine = Engine::create(*m->model, *m->pool, eo);
+  auto engine = make_engine(*m, flags, agents);
   if (!engine.ok()) {
     std::fprintf(stderr, "muse contemplate: %s\n", engine.status().message().c_str());
     return 1;

@@ -21,6 +21,7 @@ struct Agent {
   GroupConfidence group;
   AgentStatus status = AgentStatus::kRunning;
   std::string text;
+  std::optional<std::string> answer;  // normalized; set once the agent finishes
   bool thinking_done = false;
   bool forced = false;
   int64_t think_tokens = 0, answer_tokens = 0, tokens = 0;
@@ -171,10 +172,8 @@ StatusOr<ContemplateResult> contemplate(BranchBackend& backend, const Tokenizer&
   const auto ballots = [&] {
     std::vector<Ballot> b;
     for (const Agent& a : agents) {
-      if (a.status != AgentStatus::kFinished) continue;
-      const auto ans = extract_answer(a.text, opts.answer_format);
-      if (ans)
-        b.push_back({normalize_answer(*ans), opts.confidence_weights ? a.group.lowest() : 1.0});
+      if (a.status == AgentStatus::kFinished && a.answer)
+        b.push_back({*a.answer, opts.confidence_weights ? a.group.lowest() : 1.0});
     }
     return b;
   };
@@ -187,10 +186,11 @@ StatusOr<ContemplateResult> contemplate(BranchBackend& backend, const Tokenizer&
     a.text += a.decoder.flush();
     a.status = AgentStatus::kFinished;
     ++n_finished;
-    const auto ans = extract_answer(a.text, opts.answer_format);
+    if (const auto ans = extract_answer(a.text, opts.answer_format))
+      a.answer = normalize_answer(*ans);
     emit({.kind = ContemplateEvent::Kind::kAgentFinished,
           .agent = a.id,
-          .text = ans ? normalize_answer(*ans) : "",
+          .text = a.answer.value_or(""),
           .confidence = a.group.lowest()});
     if (!early) return;
     if (!threshold && n_finished <= warmup) warm_lowest.push_back(a.group.lowest());
@@ -266,17 +266,14 @@ StatusOr<ContemplateResult> contemplate(BranchBackend& backend, const Tokenizer&
   result.share = v.share;
   result.tally = v.tally;
   for (const Agent& a : agents) {
-    AgentReport r{.id = a.id,
-                  .status = a.status,
-                  .text = a.text,
-                  .confidence = a.group.lowest(),
-                  .current_confidence = a.group.current(),
-                  .tokens = a.tokens,
-                  .forced = a.forced};
-    if (a.status == AgentStatus::kFinished) {
-      if (auto ans = extract_answer(a.text, opts.answer_format)) r.answer = normalize_answer(*ans);
-    }
-    result.agents.push_back(std::move(r));
+    result.agents.push_back(AgentReport{.id = a.id,
+                                        .status = a.status,
+                                        .text = a.text,
+                                        .answer = a.answer,
+                                        .confidence = a.group.lowest(),
+                                        .current_confidence = a.group.current(),
+                                        .tokens = a.tokens,
+                                        .forced = a.forced});
   }
   result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   emit({.kind = ContemplateEvent::Kind::kFinal, .text = result.answer, .share = result.share});

@@ -64,9 +64,7 @@ StatusOr<SeqId> Engine::submit(const Request& r) {
   auto s = std::make_unique<Seq>(std::move(*sampler));
   s->id = next_id_++;
   s->tokens = r.prompt;
-  s->n_prompt = int64_t(r.prompt.size());
   s->gen = r.gen;
-  s->hold = r.gen.max_tokens == 0;
   s->order = next_order_++;
   for (int32_t t : r.prompt) s->sampler.accept(t);
   const SeqId id = s->id;
@@ -97,7 +95,6 @@ StatusOr<std::vector<SeqId>> Engine::fork(SeqId parent, std::span<const GenParam
     s->id = next_id_++;
     s->state = gens[i].max_tokens == 0 ? State::kHeld : State::kReady;
     s->tokens = p.tokens;
-    s->n_prompt = int64_t(p.tokens.size());
     s->n_cached = p.n_cached;
     s->pages = p.pages;
     for (int32_t page : s->pages) pages_.retain(page);
@@ -105,7 +102,6 @@ StatusOr<std::vector<SeqId>> Engine::fork(SeqId parent, std::span<const GenParam
     s->chain = p.chain;
     s->logits = p.logits;
     s->gen = gens[i];
-    s->hold = gens[i].max_tokens == 0;
     s->order = next_order_++;
     for (int32_t t : s->tokens) s->sampler.accept(t);
     ids.push_back(s->id);

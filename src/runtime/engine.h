@@ -149,17 +149,15 @@ class Engine {
     SeqId id = -1;
     State state = State::kQueued;
     std::vector<int32_t> tokens;  // prompt + generated
-    int64_t n_prompt = 0;
-    int64_t n_cached = 0;        // positions whose K/V are in pages
-    std::vector<int32_t> pages;  // page table
-    int64_t n_hashed = 0;        // leading pages published (or found) in the prefix cache
-    uint64_t chain = 0;          // hash of page n_hashed - 1
-    std::vector<float> logits;   // of the last token, in kReady / kHeld
+    int64_t n_cached = 0;         // positions whose K/V are in pages
+    std::vector<int32_t> pages;   // page table
+    int64_t n_hashed = 0;         // leading pages published (or found) in the prefix cache
+    uint64_t chain = 0;           // hash of page n_hashed - 1
+    std::vector<float> logits;    // of the last token, in kReady / kHeld
     Sampler sampler;
     GenParams gen;
     int64_t n_generated = 0;
     uint64_t order = 0;  // admission order: later ones are preempted first
-    bool hold = false;
   };
 
   Engine(const Model& model, ThreadPool& pool, const EngineOptions& opts,

@@ -202,8 +202,6 @@ Status Engine::forward_batch(std::vector<TokenEvent>& events) {
     if (s.state != State::kQueued) continue;
     if ((int64_t(s.tokens.size()) + ps) / ps > pages_.n_pages()) {
       // Its tokens and one generated position exceed the whole cache: it can never run.
-      for (int32_t page : s.pages) pages_.release(page);
-      s.pages.clear();
       finish(s, SeqFinish::kLength, events);
       continue;
     }
@@ -245,7 +243,8 @@ Status Engine::forward_batch(std::vector<TokenEvent>& events) {
     if (q.logits == LogitsMode::kNone) continue;
     s.logits.assign(batch_logits_.begin() + row * V, batch_logits_.begin() + (row + 1) * V);
     ++row;
-    s.state = s.hold && s.n_generated == 0 ? State::kHeld : State::kReady;
+    // max_tokens 0: a prompt held for forking.
+    s.state = s.gen.max_tokens == 0 && s.n_generated == 0 ? State::kHeld : State::kReady;
   }
   return Status::Ok();
 }
