@@ -8,6 +8,7 @@
 
 #include "core/status.h"
 #include "runtime/engine.h"
+#include "runtime/engine_service.h"
 
 namespace muse {
 
@@ -42,6 +43,27 @@ class EngineBackend final : public BranchBackend {
 
  private:
   Engine& e_;
+};
+
+// A client of a shared engine as a backend: the server runs Contemplating this way, batched
+// with every other request.
+class ServiceBackend final : public BranchBackend {
+ public:
+  explicit ServiceBackend(EngineClient& c) : c_(c) {}
+  StatusOr<SeqId> submit(const Request& r) override { return c_.submit(r); }
+  StatusOr<std::vector<SeqId>> fork(SeqId parent, std::span<const GenParams> gens) override {
+    return c_.fork(parent, gens);
+  }
+  Status append(SeqId seq, std::span<const int32_t> tokens) override {
+    return c_.append(seq, tokens);
+  }
+  Status cancel(SeqId seq) override { return c_.cancel(seq); }
+  StatusOr<std::vector<TokenEvent>> step() override { return c_.step(); }
+  bool idle() const override { return c_.idle(); }
+  int64_t pages_referenced() const override { return c_.stats().pages_referenced; }
+
+ private:
+  EngineClient& c_;
 };
 
 }  // namespace muse

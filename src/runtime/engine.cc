@@ -150,6 +150,11 @@ bool Engine::idle() const {
   return true;
 }
 
+bool Engine::held(SeqId seq) const {
+  const auto it = seqs_.find(seq);
+  return it != seqs_.end() && it->second->state == State::kHeld;
+}
+
 std::span<const int32_t> Engine::tokens(SeqId seq) const {
   const auto it = seqs_.find(seq);
   if (it == seqs_.end()) return {};

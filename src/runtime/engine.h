@@ -125,6 +125,8 @@ class Engine {
   // No sequence has work left (held sequences wait for fork/cancel and do not count).
   bool idle() const;
   bool contains(SeqId seq) const { return seqs_.count(seq) != 0; }
+  // The sequence evaluated its prompt with max_tokens 0 and waits for fork or cancel.
+  bool held(SeqId seq) const;
   // Tokens of a live sequence: prompt then generated.
   std::span<const int32_t> tokens(SeqId seq) const;
   // Logits a ready or held sequence will sample from (empty otherwise).
