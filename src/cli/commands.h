@@ -16,5 +16,6 @@ int cmd_chat(int argc, char** argv);
 int cmd_logits(int argc, char** argv);
 int cmd_quantize(int argc, char** argv);
 int cmd_template(int argc, char** argv);
+int cmd_serve(int argc, char** argv);
 
 }  // namespace muse::cli

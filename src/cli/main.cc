@@ -16,6 +16,7 @@ constexpr Command kCommands[] = {
     {"run", muse::cli::cmd_run, "generate text from a prompt"},
     {"chat", muse::cli::cmd_chat, "chat interactively through the model's chat template"},
     {"contemplate", muse::cli::cmd_contemplate, "parallel agents, confidence early stop, vote"},
+    {"serve", muse::cli::cmd_serve, "OpenAI-compatible HTTP server with a web chat UI"},
     {"eval", muse::cli::cmd_eval, "accuracy of single / sc@N / contemplate@N on a dataset"},
     {"logits", muse::cli::cmd_logits, "print the top logits at every prompt position"},
     {"info", muse::cli::cmd_info, "print a GGUF file's metadata and tensor table"},

@@ -11,14 +11,17 @@
 //   while (!client->idle()) for (const TokenEvent& ev : *client->step()) ...;
 //   // client destroyed: its remaining sequences are cancelled
 //
-// Client calls lock the service for the duration of an engine call; the stepping thread
-// holds the lock during a step, so a call waits at most one step. Events of a cancelled
-// sequence are discarded, including those already queued.
+// Only the stepping thread touches the engine. A client call becomes a command that the
+// thread runs between two steps (so a call waits at most one step, and clients cannot
+// starve each other or the engine); `idle`, `stats` and the event queues read state the
+// thread publishes after each step. Events of a cancelled sequence are discarded, including
+// those already queued.
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -59,6 +62,7 @@ class EngineClient {
   friend class EngineService;
   explicit EngineClient(EngineService& service) : service_(service) {}
   bool idle_locked() const;
+  void cancel_locked(SeqId seq);
 
   EngineService& service_;
   std::unordered_set<SeqId> live_;  // owned sequences the engine still knows
@@ -80,16 +84,28 @@ class EngineService {
 
  private:
   friend class EngineClient;
+  struct Command {
+    std::function<void()> fn;  // runs on the stepping thread with mu_ held
+    bool done = false;
+  };
   void run();
+  // Queues fn for the stepping thread and waits until it ran. `lock` holds mu_.
+  void call(std::unique_lock<std::mutex>& lock, std::function<void()> fn);
   void route(std::vector<TokenEvent>& events);
   void fail_all(const Status& error);
+  void publish();  // held_, stats_, has_work_ from the engine (stepping thread, mu_ held)
 
   std::unique_ptr<Engine> engine_;
   mutable std::mutex mu_;
-  std::condition_variable work_;    // the engine has work, or stop
+  std::condition_variable work_;    // a command, engine work, or stop
+  std::condition_variable done_;    // commands ran
   std::condition_variable events_;  // a step ended: clients re-check their queues
+  std::deque<Command*> commands_;
   std::unordered_map<SeqId, EngineClient*> owner_;
   std::unordered_set<EngineClient*> clients_;
+  std::unordered_set<SeqId> held_;  // owned sequences the engine holds (prompt evaluated)
+  EngineStats stats_;
+  bool has_work_ = false;
   bool stop_ = false;
   std::thread thread_;
 };
