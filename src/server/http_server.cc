@@ -1,5 +1,5 @@
 // Routes, admission, SSE streaming and metrics of `muse serve` (see http_server.h). The only
-// file that includes cpp-httplib, which is header-only and slow to compile.
+// file that includes cpp-httplib (a large header).
 #include "server/http_server.h"
 
 #include <httplib.h>
@@ -12,6 +12,7 @@
 
 #include "server/metrics.h"
 #include "server/oai_json.h"
+#include "server/peer_watch.h"
 #include "server/web_assets.h"
 
 namespace muse::server {
@@ -226,8 +227,11 @@ void Server::Impl::completion(const httplib::Request& req, httplib::Response& re
   const bool with_logprobs = r->top_logprobs >= 0;
 
   if (!r->stream) {
+    // Nothing is written until the end, so a client that leaves is noticed by its socket.
+    const PeerWatch peer(req.remote_addr, req.remote_port, req.local_port);
+    const auto alive = [&](const auto&) { return !peer.closed(); };
     auto client = engine.connect();
-    auto out = run_completion(model, *client, *r, *prompt);
+    auto out = run_completion(model, *client, *r, *prompt, alive, alive);
     if (auto* e = std::get_if<ApiError>(&out)) return fail(*e);
     const CompletionResult& result = std::get<CompletionResult>(out);
     metrics.count_tokens(result.prompt_tokens, result.completion_tokens);

@@ -221,3 +221,18 @@ test('capacity and disconnects: 503 with Retry-After when full; aborted streams 
   const after = await client.chat.completions.create({ model, messages: hi, max_tokens: 2 });
   assert.equal(after.choices.length, 1);
 });
+
+test('disconnect: a non-streaming client that leaves stops its generation', { skip: SKIP }, async () => {
+  const model = await modelId();
+  await waitIdle();
+  const before = await metric('muse_tokens_decoded_total');
+  // Four choices up to the 4096-token context: ~16k tokens if nobody stopped them.
+  const c = new AbortController();
+  const pending = client.chat.completions.create({ model, messages: hi, n: 4, temperature: 1 }, { signal: c.signal });
+  await new Promise((r) => setTimeout(r, 300));
+  c.abort();
+  await assert.rejects(pending);
+  await waitIdle();
+  const decoded = (await metric('muse_tokens_decoded_total')) - before;
+  assert.ok(decoded < 8000, `generation stopped early (${decoded} tokens decoded)`);
+});
