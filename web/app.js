@@ -20,7 +20,7 @@
     effort: $('effort'), agents: $('agents'), system: $('system-prompt'), temperature: $('temperature'),
     top_p: $('top-p'), max_tokens: $('max-tokens'), seed: $('seed'),
   };
-  const DEFAULTS = { effort: 'instant', agents: '4', system: '', temperature: '', top_p: '', max_tokens: '', seed: '' };
+  const DEFAULTS = { effort: 'default', agents: '4', system: '', temperature: '', top_p: '', max_tokens: '', seed: '' };
   const STORE = 'muse.settings.v1';
 
   function loadSettings() {
@@ -41,7 +41,8 @@
   function syncEffort() {
     const effort = FIELDS.effort.value;
     ui.agentsField.hidden = effort !== 'contemplating';
-    ui.effortChip.textContent = effort === 'contemplating' ? 'contemplating ×' + agentCount() : effort;
+    ui.effortChip.textContent = effort === 'contemplating' ? 'contemplating ×' + agentCount()
+      : effort === 'default' ? 'default' : effort;
   }
   function agentCount() {
     const n = parseInt(FIELDS.agents.value, 10);
@@ -152,6 +153,7 @@
     addReasoning(text) { this.mark(); this.reasoning += text; this.schedule(); }
     addContent(text) { this.mark(); this.raw += text; this.schedule(); }
     museEvent(ev) {
+      if (ev.event === 'result' && !this.contemplate) return;  // a report with no lanes
       this.mark();
       if (!this.contemplate) {
         this.contemplate = new window.ContemplateView(document.createElement('div'), this.agents, follow);
@@ -330,8 +332,9 @@
       messages,
       stream: true,
       stream_options: { include_usage: true },
-      reasoning_effort: effort,
     };
+    // "default" sends no effort: plain generation as the model was trained to answer.
+    if (effort !== 'default') req.reasoning_effort = effort;
     const temperature = num(FIELDS.temperature, parseFloat);
     const topP = num(FIELDS.top_p, parseFloat);
     const maxTokens = num(FIELDS.max_tokens, (s) => parseInt(s, 10));

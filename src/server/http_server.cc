@@ -269,7 +269,7 @@ void Server::Impl::completion(const httplib::Request& req, httplib::Response& re
           const CompletionResult& result = std::get<CompletionResult>(out);
           metrics.count_tokens(result.prompt_tokens, result.completion_tokens);
           metrics.count_request(200);
-          if (!result.contemplation.is_null() && chat)
+          if (chat && r->effort == Effort::kContemplating)
             send(extra_chunk_json(meta, "chat.completion.chunk", "muse",
                                   json{{"event", "result"}, {"result", result.contemplation}}));
           if (r->include_usage)

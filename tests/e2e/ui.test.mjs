@@ -101,7 +101,7 @@ test('chat: a message streams into a finished assistant reply', { skip: SKIP, ti
   await withFailureShot(page, 'ui-chat.png', async () => {
     const models = await (await fetch(BASE + '/v1/models')).json();
     assert.equal(await page.textContent('#model-name'), models.data[0].id, 'header shows the model');
-    await setParams(page, { effort: 'instant', maxTokens: 24 });
+    await setParams(page, { effort: 'default', maxTokens: 24 });
 
     // Shift+Enter is a newline, Enter sends.
     await page.click('#prompt');
@@ -153,7 +153,7 @@ test('contemplating: two agent lanes, a vote and a final answer', { skip: SKIP, 
 test('stop: the stop button ends a streaming reply and keeps its text', { skip: SKIP, timeout: TEST_TIMEOUT * 2 }, async (t) => {
   const { page, problems } = await openUi(t);
   await withFailureShot(page, 'ui-stop.png', async () => {
-    await setParams(page, { effort: 'instant', maxTokens: 1000 });
+    await setParams(page, { effort: 'default', maxTokens: 1000 });
     let stopped = null;
     let n = 0;
     // A reply may finish before the click lands (a model can end early): try again then.
