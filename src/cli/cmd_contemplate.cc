@@ -14,6 +14,7 @@
 #include "cli/engine_flags.h"
 #include "cli/model_flags.h"
 #include "reason/contemplate.h"
+#include "reason/refine.h"
 #include "runtime/engine.h"
 
 namespace muse::cli {
@@ -38,6 +39,11 @@ void print_help() {
       "  --consensus F         stop once the leading answer has this vote share (default 0.95)\n"
       "  --max-total N         token budget of all agents together (default: none)\n"
       "  --format F            answer extractor: auto, boxed, hashes, answer, last-number, exact\n"
+      "  --refine              distill the agents' answers into a workspace, then a synthesizer\n"
+      "                        agent reads it and answers (Parallel-Distill-Refine)\n"
+      "  --rounds N            draft rounds before the synthesizer, each reading the previous\n"
+      "                        round's workspace (default 1; implies --refine)\n"
+      "  --workspace N         summaries kept in the workspace (default 4)\n"
       "  --think-end TEXT      end-of-thinking delimiter (default </think>)\n"
       "  --raw                 QUESTION is the raw prompt (no chat template)\n"
       "  --json                print the result as JSON, no lanes\n\n"
@@ -82,7 +88,12 @@ class Lanes {
     using K = ContemplateEvent::Kind;
     if (e.agent < 0 || size_t(e.agent) >= lines_.size()) return;
     const size_t a = size_t(e.agent);
-    if (e.kind == K::kToken) {
+    if (e.kind == K::kAgentStarted) {  // a new round (refine) reuses the lane
+      lines_[a].clear();
+      tokens_[a] = 0;
+      conf_[a] = 0;
+      status_[a] = "thinking";
+    } else if (e.kind == K::kToken) {
       ++tokens_[a];
       conf_[a] = e.confidence;
       lines_[a] += printable(e.text);
@@ -124,6 +135,8 @@ int cmd_contemplate(int argc, char** argv) {
   ContemplateOptions o;
   std::string question;
   bool json = false, raw = false, have_question = false;
+  bool refine_on = false;
+  RefineOptions ro;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     const auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
@@ -178,6 +191,17 @@ int cmd_contemplate(int argc, char** argv) {
       const char* v = value();
       if (!v || !*v) return bad("a non-empty text");
       o.think_end = v;
+    } else if (a == "--refine") {
+      refine_on = true;
+    } else if (a == "--rounds") {
+      long n = 0;
+      if (!to_int(value(), 1, 16, &n)) return bad("an integer in 1..16");
+      ro.rounds = int(n);
+      refine_on = true;
+    } else if (a == "--workspace") {
+      long n = 0;
+      if (!to_int(value(), 1, 64, &n)) return bad("an integer in 1..64");
+      ro.workspace_items = int(n);
     } else if (a == "--raw") {
       raw = true;
     } else if (a == "--json") {
@@ -229,6 +253,46 @@ int cmd_contemplate(int argc, char** argv) {
   EngineBackend backend(**engine);
   const bool lanes_on = !json && isatty(STDOUT_FILENO);
   Lanes lanes(agents);
+  if (refine_on) {
+    // Each round's prompt: the question, then the workspace in the same user turn.
+    const PromptBuilder build = [&](const std::string& ws) -> StatusOr<std::vector<int32_t>> {
+      const std::string text = ws.empty() ? question : question + "\n\n" + ws;
+      if (raw) return tok.encode(text, /*add_special=*/true, /*parse_special=*/false);
+      return chat_prompt_ids(m->model->gguf(), tok, "", text);
+    };
+    const auto t0 = std::chrono::steady_clock::now();
+    auto rr = contemplate_refine(backend, tok, build, o, ro, [&](const ContemplateEvent& e) {
+      if (lanes_on) lanes.on(e);
+    });
+    if (!rr.ok()) {
+      std::fprintf(stderr, "muse contemplate: %s\n", rr.status().message().c_str());
+      return 1;
+    }
+    const double wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (json) {
+      nlohmann::ordered_json j;
+      j["answer"] = rr->answer;
+      j["tokens"] = rr->tokens;
+      j["wall_s"] = wall;
+      j["rounds"] = nlohmann::ordered_json::array();
+      for (const ContemplateResult& r : rr->rounds)
+        j["rounds"].push_back({{"answer", r.answer}, {"share", r.share}, {"tokens", r.tokens}});
+      j["workspace"] = rr->workspace;
+      j["synthesis"] = rr->synthesis;
+      std::printf("%s\n", j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+      return 0;
+    }
+    if (lanes_on) lanes.draw();
+    for (size_t r = 0; r < rr->rounds.size(); ++r)
+      std::printf("round %zu: %s (vote share %.0f%%, %lld tokens)\n", r + 1,
+                  rr->rounds[r].answer.empty() ? "(none)" : printable(rr->rounds[r].answer).c_str(),
+                  100 * rr->rounds[r].share, (long long)rr->rounds[r].tokens);
+    std::printf("\nanswer: %s  (%s, %lld tokens, %.1f s)\n",
+                rr->answer.empty() ? "(none)" : printable(rr->answer).c_str(),
+                rr->synthesis.empty() ? "last vote" : "synthesized", (long long)rr->tokens, wall);
+    return 0;
+  }
   auto result = contemplate(backend, tok, ids, o, [&](const ContemplateEvent& e) {
     if (lanes_on) lanes.on(e);
   });

@@ -56,9 +56,9 @@ struct ChoiceDelta {
 };
 
 struct ChoiceResult {
-  std::string content, reasoning;
-  std::vector<ToolCall> tool_calls;
-  std::vector<TokenLogprobs> logprobs;
+  std::string content = {}, reasoning = {};
+  std::vector<ToolCall> tool_calls = {};
+  std::vector<TokenLogprobs> logprobs = {};
   std::string finish_reason = "stop";
 };
 

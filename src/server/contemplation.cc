@@ -6,6 +6,7 @@
 
 #include "reason/backend.h"
 #include "reason/contemplate.h"
+#include "reason/refine.h"
 
 namespace muse::server {
 namespace {
@@ -90,6 +91,52 @@ const AgentReport* spokesman(const ContemplateResult& res) {
   return best;
 }
 
+// Distill and refine (reason/refine.h): each round's prompt is the conversation with the
+// workspace appended to the last user message.
+template <class Progress, class Deliver>
+std::variant<CompletionResult, ApiError> refine(const ServedModel& m, BranchBackend& backend,
+                                                const CompletionRequest& r, const Prompt& prompt,
+                                                const ContemplateOptions& o,
+                                                const ReplyFormat& format,
+                                                const Progress& on_progress, const Deliver& deliver,
+                                                const std::atomic<bool>& gone) {
+  const PromptBuilder build = [&](const std::string& ws) -> StatusOr<std::vector<int32_t>> {
+    if (ws.empty()) return prompt.ids;
+    CompletionRequest with = r;
+    for (auto it = with.messages.rbegin(); it != with.messages.rend(); ++it)
+      if ((*it)["role"] == "user" && (*it)["content"].is_string()) {
+        (*it)["content"] = (*it)["content"].get<std::string>() + "\n\n" + ws;
+        break;
+      }
+    auto p = build_prompt(m, with);
+    if (auto* e = std::get_if<ApiError>(&p)) return Status::Error(e->message);
+    return std::get<Prompt>(p).ids;
+  };
+  auto rr = contemplate_refine(backend, m.tokenizer, build, o, r.refine_options, on_progress);
+  if (gone) return ApiError{.status = 499, .message = "the client closed the connection"};
+  if (!rr.ok())
+    return ApiError{.status = 500, .message = rr.status().message(), .type = "server_error"};
+  CompletionResult out;
+  out.prompt_tokens = int64_t(prompt.ids.size());
+  out.completion_tokens = rr->tokens;
+  json rounds = json::array();
+  for (const ContemplateResult& res : rr->rounds) rounds.push_back(result_json(res));
+  out.contemplation = {{"answer", rr->answer},
+                       {"rounds", rounds},
+                       {"workspace", rr->workspace},
+                       {"synthesis", rr->synthesis}};
+  const AgentReport* a = rr->rounds.empty() ? nullptr : spokesman(rr->rounds.back());
+  const ParsedReply p = parse_reply(!rr->synthesis.empty() ? rr->synthesis
+                                    : a                    ? a->text
+                                                           : "",
+                                    format);
+  ChoiceResult c{.content = p.content, .reasoning = p.reasoning};
+  deliver({.content = c.content, .reasoning = c.reasoning, .finish_reason = c.finish_reason});
+  if (gone) return ApiError{.status = 499, .message = "the client closed the connection"};
+  out.choices.push_back(std::move(c));
+  return out;
+}
+
 }  // namespace
 
 std::variant<CompletionResult, ApiError> run_contemplation(
@@ -130,6 +177,7 @@ std::variant<CompletionResult, ApiError> run_contemplation(
     }
   };
   AbortableBackend backend(client, gone);
+  if (r.refine) return refine(m, backend, r, prompt, o, format, on_progress, deliver, gone);
   auto res = contemplate(backend, m.tokenizer, prompt.ids, o, on_progress);
   if (gone) return ApiError{.status = 499, .message = "the client closed the connection"};
   if (!res.ok())

@@ -326,6 +326,11 @@ std::optional<ApiError> read_contemplate(const json& body, CompletionRequest* r)
     c.number("consensus", &o.consensus, 0, 1);
     c.number("max_total_tokens", &o.max_total_tokens, 0, 1e12);
     c.boolean("confidence_weights", &o.confidence_weights);
+    c.boolean("refine", &r->refine);
+    c.number("rounds", &r->refine_options.rounds, 1, 16);
+    c.number("workspace_items", &r->refine_options.workspace_items, 1, 64);
+    c.number("summary_chars", &r->refine_options.summary_chars, 16, 65536);
+    if (c.get("rounds")) r->refine = true;
     std::string fmt;
     c.string("answer_format", &fmt);
     if (c.error) return c.error;
@@ -355,6 +360,8 @@ std::optional<ApiError> read_contemplate(const json& body, CompletionRequest* r)
     }
   }
   if (r->effort) o.effort = *r->effort;
+  if (r->refine && o.effort != Effort::kContemplating)
+    return bad("contemplate.refine", "refine needs reasoning_effort contemplating");
   return std::nullopt;
 }
 

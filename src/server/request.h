@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "reason/contemplate.h"
+#include "reason/refine.h"
 #include "runtime/sampler.h"
 
 namespace muse::server {
@@ -52,6 +53,8 @@ struct CompletionRequest {
   // reasoning_effort: unset = the model's own behaviour.
   std::optional<Effort> effort;
   ContemplateOptions contemplate;  // effort + the `contemplate` object's fields
+  bool refine = false;             // contemplate.refine / contemplate.rounds
+  RefineOptions refine_options;
 };
 
 struct RequestLimits {

@@ -236,3 +236,11 @@ test('disconnect: a non-streaming client that leaves stops its generation', { sk
   const decoded = (await metric('muse_tokens_decoded_total')) - before;
   assert.ok(decoded < 8000, `generation stopped early (${decoded} tokens decoded)`);
 });
+
+test('contemplating with refine: rounds, a workspace and a synthesized answer', { skip: SKIP }, async () => {
+  const model = await modelId();
+  const r = await client.chat.completions.create({ model, messages: hi, max_tokens: 6, seed: 4, reasoning_effort: 'contemplating', contemplate: { agents: 2, thinking_budget: 6, rounds: 2 } });
+  assert.equal(r.muse.rounds.length, 2);
+  assert.equal(typeof r.muse.workspace, 'string');
+  assert.equal(typeof r.choices[0].message.content, 'string');
+});
