@@ -1,7 +1,8 @@
-// `muse eval -m MODEL --task TASK --method single|sc@N|contemplate@N`: accuracy of one
+// `muse eval -m MODEL --task TASK --method greedy|single|sc@N|contemplate@N`: accuracy of one
 // reasoning method on a dataset (reason/tasks.h), generated tokens and wall time, as a table
 // or (--json) one object {"accuracy", "tokens", "questions", "wall_s"}.
-//   single          one thinking chain (budget forcing at --budget)
+//   greedy          one thinking chain at temperature 0 (deterministic; --temp is ignored)
+//   single          one thinking chain sampled at --temp (budget forcing at --budget)
 //   sc@N            self-consistency: N chains, majority vote, no early stop
 //   contemplate@N   Contemplating: N agents, confidence early stop, consensus, weighted vote
 #include <cstdio>
@@ -24,8 +25,10 @@ void print_help() {
   std::printf(
       "usage: muse eval -m MODEL --task TASK [--method M] [--budget T] [--limit N]\n"
       "                 [--data DIR] [--json] [model and sampling options]\n\n"
-      "  --task TASK       gsm8k, math500, aime24, aime25, amc23, arc, arc-dev\n"
-      "  --method M        single (default), sc@N (self-consistency), contemplate@N\n"
+      "  --task TASK       gsm8k, math500, aime24, aime25, amc23, arc, arc-dev,\n"
+      "                    gym:<level> or gym:<family>:<level> (the gym's held-out split)\n"
+      "  --method M        single (default; one sample at --temp), greedy (temperature 0),\n"
+      "                    sc@N (self-consistency), contemplate@N\n"
       "  --budget T        thinking tokens per chain before budget forcing (default 1024)\n"
       "  --answer-tokens N tokens after thinking ends (default 128)\n"
       "  --limit N         the first N questions\n"
@@ -34,9 +37,10 @@ void print_help() {
       model_flags_help());
 }
 
-// "single" | "sc@N" | "contemplate@N" into options; false when malformed.
+// "greedy" | "single" | "sc@N" | "contemplate@N" into options; false when malformed. Greedy's
+// temperature is set after the sampling flags, which would otherwise overwrite it.
 bool parse_method(const std::string& m, ContemplateOptions* o) {
-  if (m == "single") {
+  if (m == "single" || m == "greedy") {
     o->effort = Effort::kThinking;
     return true;
   }
@@ -111,11 +115,13 @@ int cmd_eval(int argc, char** argv) {
     return 2;
   }
   if (!parse_method(method, &o)) {
-    std::fprintf(stderr, "muse eval: --method takes single, sc@N or contemplate@N (got '%s')\n",
+    std::fprintf(stderr,
+                 "muse eval: --method takes greedy, single, sc@N or contemplate@N (got '%s')\n",
                  method.c_str());
     return 2;
   }
   apply_sampling_flags(flags, &o);
+  if (method == "greedy") o.temperature = 0;
   if (Status s = validate(o); !s.ok()) {
     std::fprintf(stderr, "muse eval: %s\n", s.message().c_str());
     return 2;

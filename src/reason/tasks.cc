@@ -1,4 +1,5 @@
-// Dataset readers: one JSON object per line; the fields differ per dataset.
+// Dataset readers: one JSON object per line; the fields differ per dataset. The gym's
+// tasks are generated, not read.
 #include "reason/tasks.h"
 
 #include <cmath>
@@ -6,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "gym/gym.h"
 #include "reason/answer.h"
 
 namespace muse {
@@ -65,6 +67,19 @@ StatusOr<EvalItem> parse_row(const Spec& s, const nlohmann::json& j) {
   return item;
 }
 
+// The gym's held-out split: the question as the model was trained to read it (no \boxed{}
+// instruction: traces end in "Answer: X"), the gold already normalized.
+StatusOr<std::vector<EvalItem>> load_gym(std::string_view spec, int64_t limit) {
+  auto held = gym_generate(spec, GymSplit::kHeldOut, 0, 0);
+  if (!held.ok()) return held.status().WithContext("task 'gym:" + std::string(spec) + "'");
+  std::vector<EvalItem> items;
+  for (GymItem& g : *held) {
+    items.push_back({.prompt = std::move(g.question), .gold = std::move(g.answer)});
+    if (limit > 0 && int64_t(items.size()) >= limit) break;
+  }
+  return items;
+}
+
 }  // namespace
 
 std::vector<std::string_view> task_names() {
@@ -79,12 +94,11 @@ StatusOr<std::vector<EvalItem>> load_task(std::string_view task, const std::stri
   for (const Spec& s : kSpecs)
     if (s.name == task) spec = &s;
   if (spec == nullptr) {
-    if (task.substr(0, 4) == "gym:")
-      return Errorf("task '%s': the gym's tasks arrive with the training issue",
-                    std::string(task).c_str());
+    if (task.starts_with("gym:")) return load_gym(task.substr(4), limit);
     std::string known;
     for (std::string_view n : task_names()) known += (known.empty() ? "" : ", ") + std::string(n);
-    return Errorf("unknown task '%s' (known: %s)", std::string(task).c_str(), known.c_str());
+    return Errorf("unknown task '%s' (known: %s, gym:<level>, gym:<family>:<level>)",
+                  std::string(task).c_str(), known.c_str());
   }
   const std::string path = datasets_dir + "/" + spec->file;
   std::ifstream in(path);

@@ -2,7 +2,8 @@
 // (GSM8K, MATH-500, AIME 2024/2025, AMC 2023, ARC-Challenge) read as JSON lines, each item a
 // prompt for the model and a normalized gold answer (reason/answer.h). Every prompt asks for
 // the final answer in \boxed{}, which the `auto` extractor reads first. The gym's procedural
-// tasks (gym:easy, ...) arrive with the training issue.
+// tasks (gym:easy, gym:arith:hard, ...) are its fixed held-out split (gym/gym.h), asked as
+// trained: the bare question, answered by a final "Answer: X" line.
 #pragma once
 
 #include <cstdint>
@@ -20,8 +21,9 @@ struct EvalItem {
 };
 
 // Task names: gsm8k, math500, aime24, aime25, amc23, arc (the test split; arc-dev for the
-// dev split). `datasets_dir` holds one folder per dataset; limit > 0 keeps the first items.
-// Errors name the file and line of a malformed row, or the accepted task names.
+// dev split), and gym:<level> or gym:<family>:<level> (no files needed). `datasets_dir`
+// holds one folder per dataset; limit > 0 keeps the first items. Errors name the file and
+// line of a malformed row, or the accepted task names.
 StatusOr<std::vector<EvalItem>> load_task(std::string_view task, const std::string& datasets_dir,
                                           int64_t limit = 0);
 std::vector<std::string_view> task_names();

@@ -10,6 +10,8 @@
 
 #include "cli/run_util.h"
 #include "gguf/test_util.h"
+#include "gym/gym.h"
+#include "reason/answer.h"
 
 namespace muse {
 namespace {
@@ -58,6 +60,24 @@ TEST_F(TasksTest, ReadsEachFormat) {
   EXPECT_EQ(lim->size(), 1u);
 }
 
+TEST_F(TasksTest, GymTasksAreTheHeldOutSplit) {
+  auto all = load_task("gym:easy", "/nonexistent");  // generated: no files needed
+  ASSERT_TRUE(all.ok()) << all.status().message();
+  EXPECT_EQ(all->size(), 4u * kGymHeldOutPerTask);
+  auto held = gym_generate("arith:hard", GymSplit::kHeldOut, 0, 0);
+  ASSERT_TRUE(held.ok());
+  auto arith = load_task("gym:arith:hard", dir_.path(), 5);
+  ASSERT_TRUE(arith.ok()) << arith.status().message();
+  ASSERT_EQ(arith->size(), 5u);
+  for (size_t i = 0; i < arith->size(); ++i) {
+    EXPECT_EQ((*arith)[i].prompt, (*held)[i].question);
+    // The gold is what the vote's extractor makes of the trained response's answer line.
+    const auto got = extract_answer((*held)[i].trace, AnswerFormat::kAuto);
+    ASSERT_TRUE(got.has_value());
+    EXPECT_EQ((*arith)[i].gold, normalize_answer(*got));
+  }
+}
+
 TEST_F(TasksTest, ErrorsNameTheProblem) {
   auto m = load_task("math500", dir_.path());
   ASSERT_FALSE(m.ok());
@@ -65,7 +85,9 @@ TEST_F(TasksTest, ErrorsNameTheProblem) {
   auto u = load_task("nope", dir_.path());
   ASSERT_FALSE(u.ok());
   EXPECT_NE(u.status().message().find("gsm8k"), std::string::npos);
-  EXPECT_FALSE(load_task("gym:easy", dir_.path()).ok());
+  auto g = load_task("gym:nope", dir_.path());
+  ASSERT_FALSE(g.ok());
+  EXPECT_NE(g.status().message().find("easy, medium, hard"), std::string::npos);
   EXPECT_FALSE(load_task("aime24", dir_.path()).ok());  // file missing
   write(dir_.file("amc23/test.jsonl"), "{not json\n");
   auto bad = load_task("amc23", dir_.path());
@@ -80,7 +102,7 @@ TEST_F(TasksTest, EvalCliRunsEveryMethod) {
                               testing::shell_quote(model))
                 .exit_code,
             0);
-  for (const char* method : {"single", "sc@2", "contemplate@3"}) {
+  for (const char* method : {"greedy", "single", "sc@2", "contemplate@3"}) {
     const auto r =
         testing::run_muse("eval -m " + testing::shell_quote(model) + " --task gsm8k --data " +
                           testing::shell_quote(dir_.path()) + " --method " + method +
@@ -93,6 +115,18 @@ TEST_F(TasksTest, EvalCliRunsEveryMethod) {
     EXPECT_GT(j["tokens"].get<int>(), 0);
     EXPECT_TRUE(j.contains("wall_s"));
   }
+  // Greedy on the gym's held-out items: no dataset files, and the same answers (the
+  // per-question lines on stderr) whatever the seed.
+  const std::string gym = "eval -m " + testing::shell_quote(model) +
+                          " --task gym:list:easy --limit 4 --method greedy --budget 6 "
+                          "--answer-tokens 3";
+  const auto g1 = testing::run_muse(gym + " -s 1"), g2 = testing::run_muse(gym + " -s 2");
+  ASSERT_EQ(g1.exit_code, 0) << g1.err;
+  const auto answers = [](const std::string& err) {  // the lines after the load timing
+    return err.substr(std::min(err.find("  1/4"), err.size()));
+  };
+  EXPECT_NE(g1.err.find("4/4"), std::string::npos) << g1.err;
+  EXPECT_EQ(answers(g1.err), answers(g2.err));
   EXPECT_EQ(
       testing::run_muse("eval -m " + testing::shell_quote(model) + " --task gsm8k --method best@2")
           .exit_code,
