@@ -9,11 +9,8 @@
 
 namespace muse {
 
-void route_token(const RouterParams& p, const float* logits, float* work, int32_t* ids,
-                 float* weights) {
-  const int64_t E = p.n_expert, K = p.n_used;
-  float* probs = work;
-  float* sel = work + E;
+void gate_probabilities(const RouterParams& p, const float* logits, float* probs) {
+  const int64_t E = p.n_expert;
   if (p.gating == ExpertGating::kSoftmax) {
     float mx = -std::numeric_limits<float>::infinity();
     for (int64_t e = 0; e < E; ++e) mx = std::max(mx, logits[e]);
@@ -24,6 +21,14 @@ void route_token(const RouterParams& p, const float* logits, float* work, int32_
   } else {
     for (int64_t e = 0; e < E; ++e) probs[e] = 1.0f / (1.0f + std::exp(-logits[e]));
   }
+}
+
+void route_token(const RouterParams& p, const float* logits, float* work, int32_t* ids,
+                 float* weights) {
+  const int64_t E = p.n_expert, K = p.n_used;
+  float* probs = work;
+  float* sel = work + E;
+  gate_probabilities(p, logits, probs);
   for (int64_t e = 0; e < E; ++e) sel[e] = probs[e] + (p.bias ? p.bias[e] : 0.0f);
 
   if (p.n_groups > 1 && p.n_groups_used < p.n_groups) {

@@ -31,6 +31,10 @@ struct RouterParams {
 void route_token(const RouterParams& p, const float* logits, float* work, int32_t* ids,
                  float* weights);
 
+// The gate values of one token's router logits (softmax or sigmoid), before any selection
+// bias: what route_token weights the chosen experts by (training differentiates through it).
+void gate_probabilities(const RouterParams& p, const float* logits, float* probs);
+
 // x += MoE(RMSNorm(x)) for the step's tokens.
 void moe_ffn_forward(const StepArgs& s, const ArchSpec& arch, const LayerWeights& w);
 
