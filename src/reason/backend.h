@@ -25,10 +25,13 @@ class BranchBackend {
   virtual int64_t pages_referenced() const = 0;
 };
 
-// The engine as a backend.
-class EngineBackend final : public BranchBackend {
+// The engine (`Engine`) or a client of a shared one (`EngineClient`) as a backend: both
+// offer the same sequence API. The server runs Contemplating on a client, batched with every
+// other request.
+template <class E>
+class EngineApiBackend : public BranchBackend {
  public:
-  explicit EngineBackend(Engine& e) : e_(e) {}
+  explicit EngineApiBackend(E& e) : e_(e) {}
   StatusOr<SeqId> submit(const Request& r) override { return e_.submit(r); }
   StatusOr<std::vector<SeqId>> fork(SeqId parent, std::span<const GenParams> gens) override {
     return e_.fork(parent, gens);
@@ -42,28 +45,9 @@ class EngineBackend final : public BranchBackend {
   int64_t pages_referenced() const override { return e_.stats().pages_referenced; }
 
  private:
-  Engine& e_;
+  E& e_;
 };
-
-// A client of a shared engine as a backend: the server runs Contemplating this way, batched
-// with every other request.
-class ServiceBackend final : public BranchBackend {
- public:
-  explicit ServiceBackend(EngineClient& c) : c_(c) {}
-  StatusOr<SeqId> submit(const Request& r) override { return c_.submit(r); }
-  StatusOr<std::vector<SeqId>> fork(SeqId parent, std::span<const GenParams> gens) override {
-    return c_.fork(parent, gens);
-  }
-  Status append(SeqId seq, std::span<const int32_t> tokens) override {
-    return c_.append(seq, tokens);
-  }
-  Status cancel(SeqId seq) override { return c_.cancel(seq); }
-  StatusOr<std::vector<TokenEvent>> step() override { return c_.step(); }
-  bool idle() const override { return c_.idle(); }
-  int64_t pages_referenced() const override { return c_.stats().pages_referenced; }
-
- private:
-  EngineClient& c_;
-};
+using EngineBackend = EngineApiBackend<Engine>;
+using ServiceBackend = EngineApiBackend<EngineClient>;
 
 }  // namespace muse

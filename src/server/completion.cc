@@ -2,12 +2,12 @@
 // contemplation.cc.
 #include "server/completion.h"
 
-#include <random>
 #include <unordered_map>
 
 #include "gguf/gguf.h"
 #include "runtime/stop.h"
 #include "server/contemplation.h"
+#include "server/oai_json.h"
 
 namespace muse::server {
 
@@ -85,15 +85,6 @@ std::variant<Prompt, ApiError> build_prompt(const ServedModel& m, const Completi
 
 namespace {
 
-std::string random_call_id() {
-  thread_local std::mt19937_64 rng(std::random_device{}());
-  static constexpr char kAlphabet[] =
-      "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-  std::string id = "call_";
-  for (int i = 0; i < 24; ++i) id += kAlphabet[rng() % 62];
-  return id;
-}
-
 // One choice's text pipeline: tokens → text (never half a character) → stop strings →
 // reasoning / content / tool calls.
 struct Choice {
@@ -133,7 +124,7 @@ struct Choice {
       d->reasoning += rd.reasoning;
       d->tool_calls = std::move(rd.tool_calls);
       // Ids unique across turns (the parser numbers calls within one reply).
-      for (ToolCall& call : d->tool_calls) call.id = random_call_id();
+      for (ToolCall& call : d->tool_calls) call.id = random_id("call_");
     }
     done = true;
     d->finish_reason = d->tool_calls.empty() ? std::string(reason) : "tool_calls";

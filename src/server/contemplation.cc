@@ -13,26 +13,16 @@ namespace {
 
 // The client's backend, failing its next step once the HTTP client has gone, so the
 // Contemplating loop ends (and cancels its agents) within one engine step.
-class AbortableBackend final : public BranchBackend {
+class AbortableBackend final : public ServiceBackend {
  public:
-  AbortableBackend(EngineClient& c, const std::atomic<bool>& gone) : inner_(c), gone_(gone) {}
-  StatusOr<SeqId> submit(const Request& r) override { return inner_.submit(r); }
-  StatusOr<std::vector<SeqId>> fork(SeqId parent, std::span<const GenParams> gens) override {
-    return inner_.fork(parent, gens);
-  }
-  Status append(SeqId seq, std::span<const int32_t> tokens) override {
-    return inner_.append(seq, tokens);
-  }
-  Status cancel(SeqId seq) override { return inner_.cancel(seq); }
+  AbortableBackend(EngineClient& c, const std::atomic<bool>& gone)
+      : ServiceBackend(c), gone_(gone) {}
   StatusOr<std::vector<TokenEvent>> step() override {
     if (gone_) return Status::Error("client gone");
-    return inner_.step();
+    return ServiceBackend::step();
   }
-  bool idle() const override { return inner_.idle(); }
-  int64_t pages_referenced() const override { return inner_.pages_referenced(); }
 
  private:
-  ServiceBackend inner_;
   const std::atomic<bool>& gone_;
 };
 

@@ -8,7 +8,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
-#include <random>
 
 #include "server/metrics.h"
 #include "server/oai_json.h"
@@ -23,14 +22,6 @@ int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-std::string random_id(const char* prefix) {
-  thread_local std::mt19937_64 rng(std::random_device{}());
-  static const char* kAlphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-  std::string id = prefix;
-  for (int i = 0; i < 24; ++i) id += kAlphabet[rng() % 62];
-  return id;
 }
 
 void send_error(httplib::Response& res, const ApiError& e) {

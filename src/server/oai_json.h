@@ -27,6 +27,9 @@ json usage_json(const CompletionResult& r);
 // A chunk with no choices carrying one Contemplating event (`muse`) or the usage.
 json extra_chunk_json(const ResponseMeta& meta, const char* object, const char* key, json value);
 
+// OpenAI-style ids: prefix + 24 random alphanumerics ("chatcmpl-…", "call_…").
+std::string random_id(const char* prefix);
+
 // Serializes for the wire (invalid UTF-8 replaced, never throws).
 std::string dump(const json& j);
 

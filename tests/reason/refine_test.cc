@@ -6,8 +6,6 @@
 #include <gtest/gtest.h>
 
 #include "gguf/test_util.h"
-#include "model/gen_model.h"
-#include "model/model.h"
 #include "reason/scripted_backend.h"
 
 namespace muse {
@@ -16,19 +14,9 @@ namespace {
 class RefineTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string path = dir_.file("m.gguf");
-    ASSERT_TRUE(gen_model({.arch = "llama",
-                           .name = "",
-                           .n_embd = 64,
-                           .n_layer = 1,
-                           .n_head = 4,
-                           .n_ff = 128,
-                           .n_vocab = 300},
-                          path)
-                    .ok());
-    auto m = Model::load(path);
-    ASSERT_TRUE(m.ok());
-    auto t = Tokenizer::from_gguf((*m)->gguf());
+    auto m = byte_vocab_model(dir_.file("m.gguf"));
+    ASSERT_NE(m, nullptr);
+    auto t = Tokenizer::from_gguf(m->gguf());
     ASSERT_TRUE(t.ok());
     tok_.emplace(std::move(*t));
   }

@@ -3,10 +3,15 @@
 // Tokens are gen-model's byte-fallback SPM vocabulary: byte b is token 3 + b.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "model/gen_model.h"
+#include "model/model.h"
 #include "reason/backend.h"
 
 namespace muse {
@@ -121,5 +126,22 @@ class ScriptedBackend final : public BranchBackend {
   std::map<SeqId, int64_t> max_tokens_;
   SeqId held_ = -1, next_ = 1;
 };
+
+// The small random-weight llama whose byte-fallback vocabulary the scripts speak, written to
+// `path` and loaded (null on failure, with the test failed).
+inline std::unique_ptr<Model> byte_vocab_model(const std::string& path) {
+  const auto g = gen_model({.arch = "llama",
+                            .name = "",
+                            .n_embd = 64,
+                            .n_layer = 1,
+                            .n_head = 4,
+                            .n_ff = 128,
+                            .n_vocab = 300},
+                           path);
+  EXPECT_TRUE(g.ok()) << g.status().message();
+  auto m = Model::load(path);
+  EXPECT_TRUE(m.ok()) << m.status().message();
+  return g.ok() && m.ok() ? std::move(*m) : nullptr;
+}
 
 }  // namespace muse
