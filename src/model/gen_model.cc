@@ -187,17 +187,25 @@ float init_std(const ResolvedTensor& t) {
   return t.kind == Kind::kBias ? 0.01f : 1.0f / std::sqrt(float(t.ne[0]));
 }
 
-// Fills `dst` with the tensor's rows, split in contiguous row ranges over the threads.
-Status fill_tensor(const ResolvedTensor& t, uint64_t seed, int n_threads, std::span<uint8_t> dst) {
+// Fills `dst` with the tensor's rows, split in contiguous row ranges over the threads: the
+// rows of `values` when given (a trained model), else Gaussian rows.
+Status fill_tensor(const ResolvedTensor& t, uint64_t seed, int n_threads,
+                   std::span<const float> values, std::span<uint8_t> dst) {
   const size_t row = row_bytes(t.type, t.ne[0]);
   const int64_t n_rows = t.n_rows();
   if (dst.size() != row * size_t(n_rows)) return Status::Error("fill size mismatch");
   const uint64_t tensor_seed = seed ^ fnv1a(t.name);
   const float std = init_std(t);
+  if (!values.empty() && values.size() != size_t(t.n_elements())) {
+    return Errorf("tensor %s: %zu values given, its shape holds %" PRId64, t.name.c_str(),
+                  values.size(), t.n_elements());
+  }
   auto work = [&](int64_t r0, int64_t r1) {
     std::vector<float> buf(size_t(t.ne[0]));
     for (int64_t r = r0; r < r1; ++r) {
-      if (t.kind == Kind::kNorm) {
+      if (!values.empty()) {
+        std::copy_n(values.data() + r * t.ne[0], t.ne[0], buf.data());
+      } else if (t.kind == Kind::kNorm) {
         std::fill(buf.begin(), buf.end(), 1.0f);
       } else {
         uint64_t s = tensor_seed + uint64_t(r) * 0x9E3779B97F4A7C15ull;
@@ -465,7 +473,25 @@ Status validate_gen_model(const GenModelOptions& o) {
   return Status::Ok();
 }
 
-StatusOr<GenModelSummary> gen_model(const GenModelOptions& o, const std::string& path) {
+StatusOr<std::vector<GenTensorInfo>> gen_model_tensors(const GenModelOptions& o) {
+  MUSE_RETURN_IF_ERROR(validate_gen_model(o));
+  const GenArchSpec& arch = *gen_model_internal::find_gen_arch(o.arch);
+  std::vector<GenTensorInfo> out;
+  for (const ResolvedTensor& t :
+       resolve_tensors(arch, o, gen_model_internal::resolve_shape(arch, o))) {
+    GenTensorInfo& i = out.emplace_back();
+    i.name = t.name;
+    std::copy_n(t.ne, 3, i.ne);
+    i.type = t.type;
+    i.is_norm = t.kind == Kind::kNorm;
+    i.is_weight = t.kind == Kind::kWeight;
+    i.is_selection_bias = t.name.ends_with("exp_probs_b.bias");
+  }
+  return out;
+}
+
+StatusOr<GenModelSummary> gen_model(const GenModelOptions& o, const std::string& path,
+                                    const GenModelData& data) {
   MUSE_RETURN_IF_ERROR(validate_gen_model(o));
   const GenArchSpec& arch = *gen_model_internal::find_gen_arch(o.arch);
   const Shape shape = gen_model_internal::resolve_shape(arch, o);
@@ -479,7 +505,11 @@ StatusOr<GenModelSummary> gen_model(const GenModelOptions& o, const std::string&
   if (is_quantized(o.type)) w.set_u32("general.quantization_version", 2);  // GGML's current
   for (const KeySpec& k : arch.keys)
     if (holds(k.when, shape, o, -1)) write_key(&w, prefix + k.suffix, k.value, shape, o);
-  add_tokenizer(o, &w);
+  if (data.tokenizer) {
+    data.tokenizer(&w);
+  } else {
+    add_tokenizer(o, &w);
+  }
 
   GenModelSummary summary;
   for (ResolvedTensor& t : resolve_tensors(arch, o, shape)) {
@@ -490,11 +520,13 @@ StatusOr<GenModelSummary> gen_model(const GenModelOptions& o, const std::string&
     const std::string name = t.name;
     const size_t n_dims = t.n_dims();
     const int64_t ne[3] = {t.ne[0], t.ne[1], t.ne[2]};
-    MUSE_RETURN_IF_ERROR(w.add_tensor(
-        name, t.type, std::span<const int64_t>(ne, n_dims),
-        [t = std::move(t), seed = o.seed, threads = o.n_threads](std::span<uint8_t> dst) {
-          return fill_tensor(t, seed, threads, dst);
-        }));
+    MUSE_RETURN_IF_ERROR(
+        w.add_tensor(name, t.type, std::span<const int64_t>(ne, n_dims),
+                     [t = std::move(t), seed = o.seed, threads = o.n_threads,
+                      source = data.tensor](std::span<uint8_t> dst) {
+                       return fill_tensor(t, seed, threads,
+                                          source ? source(t.name) : std::span<const float>{}, dst);
+                     }));
   }
   MUSE_RETURN_IF_ERROR(w.write(path));
   return summary;

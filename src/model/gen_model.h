@@ -10,6 +10,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -76,7 +78,34 @@ bool gen_model_type_allowed(DType t);
 // (rows not a multiple of 32, or q2_K/q3_K) it is an error.
 Status validate_gen_model(const GenModelOptions& opts);
 
+class GgufWriter;
+
+// One tensor of the model gen-model writes, in file order.
+struct GenTensorInfo {
+  std::string name;
+  int64_t ne[3] = {1, 1, 1};       // GGML order: ne[0] is the contiguous (input) dimension
+  DType type = DType::F32;         // as written: --type or its fallback for weights, else F32
+  bool is_norm = false;            // initialised to ones
+  bool is_weight = false;          // a matrix (or stack of expert matrices) quantized to --type
+  bool is_selection_bias = false;  // exp_probs_b: shifts expert selection, has no gradient
+  int64_t n_elements() const { return ne[0] * ne[1] * ne[2]; }
+};
+
+// The tensors `gen_model(opts, ...)` writes; the options must pass validate_gen_model.
+StatusOr<std::vector<GenTensorInfo>> gen_model_tensors(const GenModelOptions& opts);
+
+// What a trained model supplies in place of random values.
+struct GenModelData {
+  // fp32 values of the named tensor in GGML order (n_elements() floats); called once per
+  // tensor while the file is written. Unset: Gaussian weights as usual.
+  std::function<std::span<const float>(const std::string& name)> tensor;
+  // Writes every tokenizer.* key (the trained vocabulary and chat template). Unset: the
+  // small SPM tokenizer of random models.
+  std::function<void(GgufWriter*)> tokenizer;
+};
+
 // Validates, then writes the model to `path` (atomically: via `<path>.tmp`).
-StatusOr<GenModelSummary> gen_model(const GenModelOptions& opts, const std::string& path);
+StatusOr<GenModelSummary> gen_model(const GenModelOptions& opts, const std::string& path,
+                                    const GenModelData& data = {});
 
 }  // namespace muse
