@@ -13,6 +13,7 @@
 #include "cli/commands.h"
 #include "cli/engine_flags.h"
 #include "cli/model_flags.h"
+#include "gym/gym.h"
 #include "reason/contemplate.h"
 #include "reason/refine.h"
 #include "runtime/engine.h"
@@ -22,11 +23,12 @@ namespace {
 
 void print_help() {
   std::printf(
-      "usage: muse contemplate -m MODEL [options] QUESTION\n\n"
+      "usage: muse contemplate [-m MODEL] [options] [QUESTION]\n\n"
       "Several agents reason about QUESTION in parallel (one prefill, branches decoded in\n"
       "one batch); low-confidence agents stop early (DeepConf), a consensus ends the rest,\n"
       "and a confidence-weighted vote gives the answer. QUESTION goes through the model's\n"
-      "chat template unless --raw.\n\n"
+      "chat template unless --raw. Without -m, the default model (models/muse-nano.gguf);\n"
+      "without QUESTION, a question of the gym's held-out split (with its gold answer).\n\n"
       "  --effort E            instant | thinking | contemplating (default)\n"
       "  --agents N            parallel agents (default 8)\n"
       "  --budget T            thinking tokens per agent before budget forcing (default 1024,\n"
@@ -216,9 +218,27 @@ int cmd_contemplate(int argc, char** argv) {
       have_question = true;
     }
   }
+  // No question: one from the gym's held-out medium split, with its gold answer shown, so
+  // `muse contemplate` alone demonstrates the mode on the default model.
+  std::string gold;
   if (!have_question) {
-    std::fprintf(stderr, "muse contemplate: no question given (see --help)\n");
-    return 2;
+    auto items = gym_generate("medium", GymSplit::kHeldOut, 0, 0);
+    if (!items.ok() || items->empty()) {
+      std::fprintf(stderr, "muse contemplate: no question given (see --help)\n");
+      return 2;
+    }
+    const uint64_t pick =
+        flags.sampling.seed != SamplerParams::kRandomSeed
+            ? flags.sampling.seed
+            : uint64_t(std::chrono::steady_clock::now().time_since_epoch().count());
+    const GymItem& item = (*items)[size_t(pick % items->size())];
+    question = item.question;
+    gold = item.answer;
+    if (!json) {
+      std::fprintf(stderr,
+                   "no question given; a held-out gym question (%s:%s, gold answer %s):\n  %s\n",
+                   item.family.c_str(), item.level.c_str(), gold.c_str(), question.c_str());
+    }
   }
   apply_sampling_flags(flags, &o);
   if (Status s = validate(o); !s.ok()) {
@@ -308,6 +328,11 @@ int cmd_contemplate(int argc, char** argv) {
     j["tokens"] = result->tokens;
     j["wall_s"] = result->wall_s;
     j["threshold"] = result->threshold;
+    if (!gold.empty()) {
+      j["question"] = question;
+      j["gold"] = gold;
+      j["correct"] = result->answer == gold;
+    }
     j["tally"] = nlohmann::ordered_json::array();
     for (const Tally& t : result->tally)
       j["tally"].push_back({{"answer", t.answer}, {"weight", t.weight}, {"votes", t.votes}});
@@ -327,6 +352,13 @@ int cmd_contemplate(int argc, char** argv) {
   std::printf("\nanswer: %s  (vote share %.0f%%, %lld tokens, %.1f s)\n",
               result->answer.empty() ? "(none)" : printable(result->answer).c_str(),
               100 * result->share, (long long)result->tokens, result->wall_s);
+  std::printf("votes:");
+  for (const Tally& t : result->tally)
+    std::printf("  %s ×%d (weight %.2f)", printable(t.answer).c_str(), int(t.votes), t.weight);
+  std::printf("\n");
+  if (!gold.empty()) {
+    std::printf("gold:   %s  (%s)\n", gold.c_str(), result->answer == gold ? "correct" : "wrong");
+  }
   if (!lanes_on) {
     for (const AgentReport& r : result->agents)
       std::printf("  agent %d: %s, %lld tokens, confidence %.2f%s%s\n", r.id,

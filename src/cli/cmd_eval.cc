@@ -10,13 +10,12 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "cli/chat_prompt.h"
 #include "cli/commands.h"
 #include "cli/engine_flags.h"
+#include "cli/eval_run.h"
 #include "cli/model_flags.h"
 #include "reason/contemplate.h"
 #include "reason/tasks.h"
-#include "runtime/engine.h"
 
 namespace muse::cli {
 namespace {
@@ -136,40 +135,24 @@ int cmd_eval(int argc, char** argv) {
     std::fprintf(stderr, "muse eval: %s\n", m.status().message().c_str());
     return 1;
   }
-  const Tokenizer& tok = *m->tokenizer;
-  const int agents = o.effort == Effort::kContemplating ? o.agents : 1;
-  auto engine = make_engine(*m, flags, agents);
+  auto engine = make_engine(*m, flags, o.effort == Effort::kContemplating ? o.agents : 1);
   if (!engine.ok()) {
     std::fprintf(stderr, "muse eval: %s\n", engine.status().message().c_str());
     return 1;
   }
-  EngineBackend backend(**engine);
-
-  int64_t correct = 0, tokens = 0;
-  double wall = 0;
-  for (size_t q = 0; q < items->size(); ++q) {
-    const EvalItem& item = (*items)[q];
-    auto ids = chat_prompt_ids(m->model->gguf(), tok, "", item.prompt);
-    if (!ids.ok()) {
-      std::fprintf(stderr, "muse eval: %s\n", ids.status().message().c_str());
-      return 1;
-    }
-    ContemplateOptions oq = o;
-    oq.seed = o.seed + 1000 * q;
-    auto r = contemplate(backend, tok, *ids, oq);
-    if (!r.ok()) {
-      std::fprintf(stderr, "muse eval: question %zu: %s\n", q + 1, r.status().message().c_str());
-      return 1;
-    }
-    const bool ok = !r->answer.empty() && r->answer == item.gold;
-    correct += ok;
-    tokens += r->tokens;
-    wall += r->wall_s;
-    if (!json)
-      std::fprintf(stderr, "  %zu/%zu  %s  gold %s  got %s\n", q + 1, items->size(),
-                   ok ? "ok " : "bad", item.gold.c_str(),
-                   r->answer.empty() ? "(none)" : r->answer.c_str());
+  auto score = eval_items(**engine, *m, *items, o,
+                          [&](size_t q, const EvalItem& item, const std::string& answer, bool ok) {
+                            if (json) return;
+                            std::fprintf(stderr, "  %zu/%zu  %s  gold %s  got %s\n", q + 1,
+                                         items->size(), ok ? "ok " : "bad", item.gold.c_str(),
+                                         answer.empty() ? "(none)" : answer.c_str());
+                          });
+  if (!score.ok()) {
+    std::fprintf(stderr, "muse eval: %s\n", score.status().message().c_str());
+    return 1;
   }
+  const int64_t correct = score->correct, tokens = score->tokens;
+  const double wall = score->wall_s;
   const double n = double(items->size());
   if (json) {
     nlohmann::ordered_json j;

@@ -98,8 +98,11 @@ int cmd_serve(int argc, char** argv) {
       return 2;
     }
   }
+  if (flags.model.empty()) flags.model = default_model_path();
   if (flags.model.empty()) {
-    std::fprintf(stderr, "muse serve: no model given (-m MODEL; see --help)\n");
+    std::fprintf(stderr,
+                 "muse serve: no model given (-m MODEL; see --help), and the default "
+                 "models/muse-nano.gguf is not there\n");
     return 2;
   }
   if (alias.empty()) alias = std::filesystem::path(flags.model).stem().string();

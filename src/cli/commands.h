@@ -14,6 +14,8 @@ int cmd_contemplate(int argc, char** argv);
 int cmd_eval(int argc, char** argv);
 // `muse gym`: the gym's procedural tasks as a training corpus (gym/gym.h).
 int cmd_gym(int argc, char** argv);
+// `muse train --recipe NAME`: tokenizer, pretraining, SFT, export, report (train/recipe.h).
+int cmd_train(int argc, char** argv);
 int cmd_chat(int argc, char** argv);
 int cmd_logits(int argc, char** argv);
 int cmd_quantize(int argc, char** argv);

@@ -18,6 +18,7 @@ constexpr Command kCommands[] = {
     {"contemplate", muse::cli::cmd_contemplate, "parallel agents, confidence early stop, vote"},
     {"serve", muse::cli::cmd_serve, "OpenAI-compatible HTTP server with a web chat UI"},
     {"eval", muse::cli::cmd_eval, "accuracy of greedy / single / sc@N / contemplate@N"},
+    {"train", muse::cli::cmd_train, "train a model from a recipe (muse-nano: --recipe nano)"},
     {"gym", muse::cli::cmd_gym, "print procedural reasoning tasks (training corpus, held-out)"},
     {"logits", muse::cli::cmd_logits, "print the top logits at every prompt position"},
     {"info", muse::cli::cmd_info, "print a GGUF file's metadata and tensor table"},

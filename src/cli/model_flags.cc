@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 
 #include "runtime/stop.h"
@@ -136,8 +137,28 @@ int parse_model_flag(const char* cmd, int argc, char** argv, int* i, ModelFlags*
   return 1;
 }
 
-StatusOr<LoadedModel> load_model(const ModelFlags& f, bool quiet) {
-  if (f.model.empty()) return Errorf("no model given (-m FILE)");
+std::string default_model_path() {
+  namespace fs = std::filesystem;
+  if (const char* env = std::getenv("MUSE_MODEL"); env && *env) return env;
+  const fs::path rel = "models/muse-nano.gguf";
+  std::error_code ec;
+  if (fs::exists(rel, ec)) return rel.string();
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const fs::path in_checkout = exe.parent_path().parent_path().parent_path() / rel;
+    if (fs::exists(in_checkout, ec)) return in_checkout.string();
+  }
+  return "";
+}
+
+StatusOr<LoadedModel> load_model(const ModelFlags& flags, bool quiet) {
+  ModelFlags f = flags;
+  if (f.model.empty()) f.model = default_model_path();
+  if (f.model.empty()) {
+    return Errorf(
+        "no model given (-m FILE), and the default models/muse-nano.gguf is not "
+        "there (train it: muse train --recipe nano)");
+  }
   MUSE_RETURN_IF_ERROR(validate(f.sampling));
   MUSE_RETURN_IF_ERROR(validate_stop_strings(f.generate.stop));
   auto kv_type = parse_kv_type(f.kv_type);

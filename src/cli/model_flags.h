@@ -42,6 +42,12 @@ struct LoadedModel {
   std::unique_ptr<ThreadPool> pool;
   std::unique_ptr<ModelContext> ctx;
 };
+// Without -m, the shipped default: $MUSE_MODEL, else models/muse-nano.gguf under the current
+// directory, else under the checkout the binary was built in (build/<preset>/muse). Empty
+// when none exists.
+std::string default_model_path();
+
+// f.model, or default_model_path() when f.model is empty.
 StatusOr<LoadedModel> load_model(const ModelFlags& f, bool quiet = false);
 
 // Generates with the text streamed to stdout as it becomes final, then a newline.

@@ -239,7 +239,34 @@ TEST(ContemplateCli, JsonResultAndErrors) {
   EXPECT_EQ(nlohmann::json::parse(r2.out)["agents"], j["agents"]);
   EXPECT_EQ(run_muse("contemplate -m " + shell_quote(path) + " --agents 0 'q'").exit_code, 2);
   EXPECT_EQ(run_muse("contemplate -m " + shell_quote(path) + " --consensus 2 'q'").exit_code, 2);
-  EXPECT_EQ(run_muse("contemplate -m " + shell_quote(path)).exit_code, 2);
+  // No question: a held-out gym question, picked by the seed, with its gold answer.
+  const auto g = run_muse("contemplate -m " + shell_quote(path) +
+                          " --agents 2 --budget 4 --answer-tokens 2 -s 7 --json");
+  ASSERT_EQ(g.exit_code, 0) << g.err;
+  const auto gj = nlohmann::json::parse(g.out);
+  EXPECT_FALSE(gj["question"].get<std::string>().empty());
+  EXPECT_FALSE(gj["gold"].get<std::string>().empty());
+  EXPECT_EQ(gj["correct"].get<bool>(), gj["answer"] == gj["gold"]);
+  const auto g2 = run_muse("contemplate -m " + shell_quote(path) +
+                           " --agents 2 --budget 4 --answer-tokens 2 -s 7 --json");
+  EXPECT_EQ(nlohmann::json::parse(g2.out)["question"], gj["question"]);
+}
+
+// Without -m, commands load $MUSE_MODEL (else models/muse-nano.gguf); a missing default is a
+// clear error.
+TEST(DefaultModel, EnvironmentAndMissingDefault) {
+  TempDir dir;
+  const std::string path = dir.file("l.gguf");
+  ASSERT_EQ(run_muse("gen-model --arch llama --n-embd 64 --n-layer 2 --n-head 4 --n-ff 128 -o " +
+                     shell_quote(path))
+                .exit_code,
+            0);
+  const auto r = run_muse("contemplate --agents 2 --budget 4 --answer-tokens 2 -s 1 --json 'q'",
+                          "MUSE_MODEL=" + shell_quote(path));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  const auto missing = run_muse("run -p hi -n 1", "MUSE_MODEL=" + shell_quote(dir.file("no.gguf")));
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("no.gguf"), std::string::npos) << missing.err;
 }
 
 }  // namespace

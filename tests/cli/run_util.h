@@ -24,11 +24,12 @@ inline std::string shell_quote(const std::string& s) {
 }
 
 // `args` is appended to the binary path verbatim: quote paths with shell_quote.
-inline RunResult run_muse(const std::string& args) {
+// `env` is prepended as shell variable assignments ("NAME=value ...").
+inline RunResult run_muse(const std::string& args, const std::string& env = "") {
   TempDir dir;
   const std::string out = dir.file("out"), err = dir.file("err");
-  const std::string cmd = shell_quote(MUSE_BINARY_PATH) + " " + args + " >" + shell_quote(out) +
-                          " 2>" + shell_quote(err);
+  const std::string cmd = (env.empty() ? "" : env + " ") + shell_quote(MUSE_BINARY_PATH) + " " +
+                          args + " >" + shell_quote(out) + " 2>" + shell_quote(err);
   const int status = std::system(cmd.c_str());
   RunResult r;
   if (status != -1 && WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);

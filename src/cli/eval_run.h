@@ -1,0 +1,30 @@
+// The question loop of `muse eval`, shared with `muse train`'s held-out report: each item's
+// prompt through the model's chat template, one Contemplate run per question (seed + 1000·q),
+// the extracted answer against the gold.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+
+#include "cli/model_flags.h"
+#include "reason/contemplate.h"
+#include "reason/tasks.h"
+#include "runtime/engine.h"
+
+namespace muse::cli {
+
+struct EvalScore {
+  int64_t questions = 0, correct = 0, tokens = 0;
+  double wall_s = 0;
+  double accuracy() const { return questions ? double(correct) / double(questions) : 0.0; }
+};
+
+// On an engine from make_engine(m, ...) with room for the method's agents. on_item(q, item,
+// answer, ok) after each question (progress lines); may be empty.
+StatusOr<EvalScore> eval_items(
+    Engine& engine, const LoadedModel& m, std::span<const EvalItem> items,
+    const ContemplateOptions& o,
+    const std::function<void(size_t, const EvalItem&, const std::string&, bool)>& on_item = {});
+
+}  // namespace muse::cli
