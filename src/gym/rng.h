@@ -6,18 +6,15 @@
 #include <cstdint>
 #include <span>
 
+#include "core/splitmix.h"
+
 namespace muse::gym {
 
 class Rng {
  public:
   explicit Rng(uint64_t seed) : state_(seed) {}
 
-  uint64_t next() {
-    uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
+  uint64_t next() { return splitmix64(state_); }
 
   // Uniform in [lo, hi] (lo <= hi) by the multiply-high map (Lemire 2019) without the
   // rejection step: the bias is below range / 2^64, far under anything the tasks can feel.

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "core/fp16.h"
+#include "core/splitmix.h"
 #include "gguf/gguf_writer.h"
 #include "model/gen_model_arch.h"
 #include "quant/quant.h"
@@ -123,26 +124,13 @@ bool is_quantized(DType t) { return t != DType::F32 && t != DType::F16 && t != D
 
 // ---- Random numbers ----
 
-uint64_t splitmix64(uint64_t* state) {
-  uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-uint64_t fnv1a(std::string_view s) {
-  uint64_t h = 0xCBF29CE484222325ull;
-  for (unsigned char c : s) h = (h ^ c) * 0x100000001B3ull;
-  return h;
-}
-
 // Box-Muller: one 64-bit draw gives two independent N(0, std^2) samples.
 void gaussian_row(uint64_t seed, float std, float* out, int64_t n) {
   uint64_t state = seed;
   constexpr float kTwoPi = 6.28318530717958647692f;
   constexpr float kInv24 = 1.0f / 16777216.0f;
   for (int64_t i = 0; i < n; i += 2) {
-    const uint64_t r = splitmix64(&state);
+    const uint64_t r = splitmix64(state);
     const float u1 = (float(r >> 40) + 1.0f) * kInv24;  // (0, 1]: log stays finite
     const float u2 = float((r >> 16) & 0xFFFFFF) * kInv24;
     const float mag = std * std::sqrt(-2.0f * std::log(u1));
@@ -194,7 +182,7 @@ Status fill_tensor(const ResolvedTensor& t, uint64_t seed, int n_threads,
   const size_t row = row_bytes(t.type, t.ne[0]);
   const int64_t n_rows = t.n_rows();
   if (dst.size() != row * size_t(n_rows)) return Status::Error("fill size mismatch");
-  const uint64_t tensor_seed = seed ^ fnv1a(t.name);
+  const uint64_t tensor_seed = seed ^ fnv1a64(t.name);
   const float std = init_std(t);
   if (!values.empty() && values.size() != size_t(t.n_elements())) {
     return Errorf("tensor %s: %zu values given, its shape holds %" PRId64, t.name.c_str(),
@@ -209,7 +197,7 @@ Status fill_tensor(const ResolvedTensor& t, uint64_t seed, int n_threads,
         std::fill(buf.begin(), buf.end(), 1.0f);
       } else {
         uint64_t s = tensor_seed + uint64_t(r) * 0x9E3779B97F4A7C15ull;
-        gaussian_row(splitmix64(&s), std, buf.data(), t.ne[0]);
+        gaussian_row(splitmix64(s), std, buf.data(), t.ne[0]);
       }
       encode_row(t.type, buf.data(), dst.data() + size_t(r) * row, t.ne[0]);
     }

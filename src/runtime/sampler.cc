@@ -9,6 +9,7 @@
 #include <limits>
 #include <random>
 
+#include "core/splitmix.h"
 #include "kernels/ops.h"
 
 namespace muse {
@@ -40,15 +41,6 @@ double sum_f32(const float* v, size_t n) {
   for (float a : acc) s += a;
   for (; i < n; ++i) s += v[i];
   return s;
-}
-
-// splitmix64 (Steele, Lea & Flood 2014), the seeding routine the xoshiro authors recommend:
-// it turns any 64-bit seed, including 0, into a well-mixed nonzero state.
-uint64_t splitmix64(uint64_t& x) {
-  uint64_t z = (x += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
 }
 
 Status check_range(const char* name, float v, float lo, float hi) {
@@ -109,6 +101,8 @@ Sampler::Sampler(const SamplerParams& params, uint64_t seed) : params_(params), 
 }
 
 void Sampler::reset() {
+  // splitmix64 is the seeding the xoshiro authors recommend: any seed, including 0, gives a
+  // well-mixed nonzero state.
   uint64_t x = seed_;
   for (uint64_t& s : rng_) s = splitmix64(x);
   window_.clear();

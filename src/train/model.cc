@@ -5,31 +5,19 @@
 #include <cinttypes>
 #include <cmath>
 
+#include "core/splitmix.h"
 #include "train/model_impl.h"
 
 namespace muse {
 namespace {
 
-uint64_t splitmix64(uint64_t* state) {
-  uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
-uint64_t fnv1a(std::string_view s) {
-  uint64_t h = 0xCBF29CE484222325ull;
-  for (char c : s) h = (h ^ uint8_t(c)) * 0x100000001B3ull;
-  return h;
-}
-
 // N(0, std²) values from (seed, tensor name): independent of the tensor order.
 void gaussian_fill(uint64_t seed, std::string_view name, float std, std::span<float> out) {
-  uint64_t s = seed ^ fnv1a(name);
+  uint64_t s = seed ^ fnv1a64(name);
   constexpr double kTwoPi = 6.283185307179586;
   for (size_t i = 0; i < out.size(); i += 2) {
-    const double u1 = (double(splitmix64(&s) >> 11) + 1.0) * 0x1.0p-53;
-    const double u2 = double(splitmix64(&s) >> 11) * 0x1.0p-53;
+    const double u1 = (double(splitmix64(s) >> 11) + 1.0) * 0x1.0p-53;
+    const double u2 = double(splitmix64(s) >> 11) * 0x1.0p-53;
     const double mag = std * std::sqrt(-2.0 * std::log(u1));
     out[i] = float(mag * std::cos(kTwoPi * u2));
     if (i + 1 < out.size()) out[i + 1] = float(mag * std::sin(kTwoPi * u2));

@@ -51,39 +51,31 @@ struct Pass {
   int64_t T;        // tokens of the batch
   int64_t seq_len;  // tokens of one row
 
+  // RMSNorm over the batch's rows of x (ldx apart; 0 = dense) with the weight w; its width is
+  // the weight's.
+  RmsNormArgs norm(const float* x, const TrainParam& w, int64_t ldx = 0) const {
+    return {.n_rows = T,
+            .width = int64_t(w.value.size()),
+            .x = x,
+            .weight = w.value.data(),
+            .eps = d.eps,
+            .ldx = ldx};
+  }
+
   // ---- forward ----
 
   void attention_forward_layer(const LayerParams& L, LayerActs& a) {
     const int64_t D = d.D, H = d.H, N = d.N, R = d.R, C = d.C, Dv = d.Dv, QW = H * (N + R);
-    rms_norm_forward(pool,
-                     {.n_rows = T,
-                      .width = D,
-                      .x = a.x_in.data(),
-                      .weight = L.attn_norm->value.data(),
-                      .eps = d.eps},
-                     grow(a.h1, T * D), a.n1);
+    rms_norm_forward(pool, norm(a.x_in.data(), *L.attn_norm), grow(a.h1, T * D), a.n1);
     if (d.Q > 0) {
       lin(pool, m.gemm, a.h1.data(), T, D, L.q_a->value.data(), d.Q, grow(a.qa, T * d.Q));
-      rms_norm_forward(pool,
-                       {.n_rows = T,
-                        .width = d.Q,
-                        .x = a.qa.data(),
-                        .weight = L.q_a_norm->value.data(),
-                        .eps = d.eps},
-                       grow(a.qan, T * d.Q), a.nq);
+      rms_norm_forward(pool, norm(a.qa.data(), *L.q_a_norm), grow(a.qan, T * d.Q), a.nq);
       lin(pool, m.gemm, a.qan.data(), T, d.Q, L.q_b->value.data(), QW, grow(a.q, T * QW));
     } else {
       lin(pool, m.gemm, a.h1.data(), T, D, L.q->value.data(), QW, grow(a.q, T * QW));
     }
     lin(pool, m.gemm, a.h1.data(), T, D, L.kv_a->value.data(), C + R, grow(a.kva, T * (C + R)));
-    rms_norm_forward(pool,
-                     {.n_rows = T,
-                      .width = C,
-                      .x = a.kva.data(),
-                      .weight = L.kv_a_norm->value.data(),
-                      .eps = d.eps,
-                      .ldx = C + R},
-                     grow(a.ckvn, T * C), a.nkv);
+    rms_norm_forward(pool, norm(a.kva.data(), *L.kv_a_norm, C + R), grow(a.ckvn, T * C), a.nkv);
     lin(pool, m.gemm, a.ckvn.data(), T, C, L.kv_b->value.data(), H * (N + Dv),
         grow(a.kvb, T * H * (N + Dv)));
     rope_forward(m.rope, a.q.data() + N, H, QW, N + R);
@@ -114,13 +106,7 @@ struct Pass {
   // x_out = x_mid + FFN(RMSNorm(x_mid)), into `x`.
   void ffn_forward_layer(const LayerParams& L, LayerActs& a, int64_t moe_index, float* x) {
     const int64_t D = d.D;
-    rms_norm_forward(pool,
-                     {.n_rows = T,
-                      .width = D,
-                      .x = a.x_mid.data(),
-                      .weight = L.ffn_norm->value.data(),
-                      .eps = d.eps},
-                     grow(a.h2, T * D), a.n2);
+    rms_norm_forward(pool, norm(a.x_mid.data(), *L.ffn_norm), grow(a.h2, T * D), a.n2);
     std::copy_n(a.x_mid.data(), T * D, x);
     if (!L.moe()) {
       swiglu_ffn(a.h2.data(), T, L.gate, L.up, L.down, d.F, a.fg, a.fu, a.fa, x);
@@ -240,13 +226,8 @@ struct Pass {
                         dh2);
       }
     }
-    rms_norm_backward(pool,
-                      {.n_rows = T,
-                       .width = D,
-                       .x = a.x_mid.data(),
-                       .weight = L.ffn_norm->value.data(),
-                       .eps = d.eps},
-                      a.n2, dh2, dx, GradMode::kAccumulate, L.ffn_norm->grad.data());
+    rms_norm_backward(pool, norm(a.x_mid.data(), *L.ffn_norm), a.n2, dh2, dx, GradMode::kAccumulate,
+                      L.ffn_norm->grad.data());
   }
 
   // dx: on entry dL/dx_mid; on exit dL/dx_in.
@@ -268,14 +249,8 @@ struct Pass {
     float* dckvn = grow(m.dckvn, T * C);
     lin_back(pool, m.gemm, a.ckvn.data(), T, C, L.kv_b->value.data(), L.kv_b->grad.data(),
              H * (N + Dv), dkvb, dckvn, GradMode::kWrite);
-    rms_norm_backward(pool,
-                      {.n_rows = T,
-                       .width = C,
-                       .x = a.kva.data(),
-                       .weight = L.kv_a_norm->value.data(),
-                       .eps = d.eps,
-                       .ldx = C + R},
-                      a.nkv, dckvn, dkva, GradMode::kWrite, L.kv_a_norm->grad.data());
+    rms_norm_backward(pool, norm(a.kva.data(), *L.kv_a_norm, C + R), a.nkv, dckvn, dkva,
+                      GradMode::kWrite, L.kv_a_norm->grad.data());
     float* dh1 = grow(m.dh, T * D);
     lin_back(pool, m.gemm, a.h1.data(), T, D, L.kv_a->value.data(), L.kv_a->grad.data(), C + R,
              dkva, dh1, GradMode::kWrite);
@@ -284,26 +259,16 @@ struct Pass {
       lin_back(pool, m.gemm, a.qan.data(), T, d.Q, L.q_b->value.data(), L.q_b->grad.data(), QW, dq,
                dqan, GradMode::kWrite);
       float* dqa = grow(m.dqa, T * d.Q);
-      rms_norm_backward(pool,
-                        {.n_rows = T,
-                         .width = d.Q,
-                         .x = a.qa.data(),
-                         .weight = L.q_a_norm->value.data(),
-                         .eps = d.eps},
-                        a.nq, dqan, dqa, GradMode::kWrite, L.q_a_norm->grad.data());
+      rms_norm_backward(pool, norm(a.qa.data(), *L.q_a_norm), a.nq, dqan, dqa, GradMode::kWrite,
+                        L.q_a_norm->grad.data());
       lin_back(pool, m.gemm, a.h1.data(), T, D, L.q_a->value.data(), L.q_a->grad.data(), d.Q, dqa,
                dh1, GradMode::kAccumulate);
     } else {
       lin_back(pool, m.gemm, a.h1.data(), T, D, L.q->value.data(), L.q->grad.data(), QW, dq, dh1,
                GradMode::kAccumulate);
     }
-    rms_norm_backward(pool,
-                      {.n_rows = T,
-                       .width = D,
-                       .x = a.x_in.data(),
-                       .weight = L.attn_norm->value.data(),
-                       .eps = d.eps},
-                      a.n1, dh1, dx, GradMode::kAccumulate, L.attn_norm->grad.data());
+    rms_norm_backward(pool, norm(a.x_in.data(), *L.attn_norm), a.n1, dh1, dx, GradMode::kAccumulate,
+                      L.attn_norm->grad.data());
   }
 };
 
@@ -339,13 +304,7 @@ StatusOr<float> TrainModel::run(ThreadPool& pool, const TrainBatch& batch, bool 
     if (m.layers[size_t(l)].moe()) ++moe_index;
   }
   m.x_final.assign(x, x + T * D);
-  rms_norm_forward(pool,
-                   {.n_rows = T,
-                    .width = D,
-                    .x = m.x_final.data(),
-                    .weight = m.out_norm->value.data(),
-                    .eps = d.eps},
-                   grow(m.hf, T * D), m.nf);
+  rms_norm_forward(pool, p.norm(m.x_final.data(), *m.out_norm), grow(m.hf, T * D), m.nf);
   float* logits = grow(m.logits, T * V);
   lin(pool, m.gemm, m.hf.data(), T, D, m.output->value.data(), V, logits);
   if (logits_out != nullptr) logits_out->assign(logits, logits + T * V);
@@ -359,13 +318,8 @@ StatusOr<float> TrainModel::run(ThreadPool& pool, const TrainBatch& batch, bool 
   lin_back(pool, m.gemm, m.hf.data(), T, D, m.output->value.data(), m.output->grad.data(), V,
            logits, dhf, GradMode::kWrite);
   float* dx = grow(m.dx, T * D);
-  rms_norm_backward(pool,
-                    {.n_rows = T,
-                     .width = D,
-                     .x = m.x_final.data(),
-                     .weight = m.out_norm->value.data(),
-                     .eps = d.eps},
-                    m.nf, dhf, dx, GradMode::kWrite, m.out_norm->grad.data());
+  rms_norm_backward(pool, p.norm(m.x_final.data(), *m.out_norm), m.nf, dhf, dx, GradMode::kWrite,
+                    m.out_norm->grad.data());
   for (int64_t l = d.n_layer - 1; l >= 0; --l) {
     LayerActs& a = m.acts[size_t(l)];
     p.ffn_backward_layer(m.layers[size_t(l)], a, dx);

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <sstream>
 
+#include "core/splitmix.h"
 #include "train/checkpoint.h"
 #include "train/export.h"
 #include "train/model.h"
@@ -17,16 +18,9 @@
 namespace muse {
 namespace {
 
-uint64_t mix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
-
 uint64_t hash_string(std::string_view s, uint64_t seed) {
   uint64_t h = seed;
-  for (char c : s) h = mix64(h ^ uint8_t(c));
+  for (char c : s) h = splitmix64_mix(h ^ uint8_t(c));
   return h;
 }
 
@@ -48,7 +42,7 @@ StatusOr<std::vector<GymItem>> mixed_items(const std::vector<std::pair<std::stri
   }
   uint64_t s = seed;
   for (size_t i = items.size(); i > 1; --i) {
-    s = mix64(s);
+    s = splitmix64_mix(s);
     std::swap(items[i - 1], items[size_t(s % i)]);
   }
   return items;
@@ -188,7 +182,6 @@ StatusOr<RecipeResult> run_recipe(const Recipe& r, const RecipeRunOptions& o) {
     result.skipped_docs = int64_t(st.numbers["skipped"]);
     log("resumed from " + ckpt_path + " at step " + std::to_string(st.step));
   }
-  model->update_selection_bias(0.0f);  // clear loads counted by nothing
 
   ThreadPool pool(o.n_threads);
   int64_t total_steps = 0;
@@ -260,7 +253,7 @@ StatusOr<RecipeResult> run_recipe(const Recipe& r, const RecipeRunOptions& o) {
         model->update_selection_bias(r.bias_rate);
       } else {
         log("step " + std::to_string(st.step) + ": non-finite loss or gradient, update skipped");
-        model->update_selection_bias(0.0f);
+        model->update_selection_bias(0.0f);  // rate 0: only forgets this step's loads
       }
       ++st.step;
       ++steps_run;

@@ -213,15 +213,20 @@ TEST(BenchCli, SharedPromptBranchesJson) {
   EXPECT_NE(bad.err.find("--branches"), std::string::npos) << bad.err;
 }
 
+// A 2-layer random llama for the commands' option handling.
+void write_tiny_llama(const std::string& path) {
+  ASSERT_EQ(run_muse("gen-model --arch llama --n-embd 64 --n-layer 2 --n-head 4 --n-ff 128 -o " +
+                     shell_quote(path))
+                .exit_code,
+            0);
+}
+
 // `muse contemplate --json` on a random model: well-formed result, every agent reported,
 // token counts within the budgets; bad options get exit code 2.
 TEST(ContemplateCli, JsonResultAndErrors) {
   TempDir dir;
   const std::string path = dir.file("l.gguf");
-  ASSERT_EQ(run_muse("gen-model --arch llama --n-embd 64 --n-layer 2 --n-head 4 --n-ff 128 -o " +
-                     shell_quote(path))
-                .exit_code,
-            0);
+  ASSERT_NO_FATAL_FAILURE(write_tiny_llama(path));
   const auto r = run_muse("contemplate -m " + shell_quote(path) +
                           " --agents 3 --budget 8 --answer-tokens 4 -s 5 --json 'what is 2+2'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -257,10 +262,7 @@ TEST(ContemplateCli, JsonResultAndErrors) {
 TEST(DefaultModel, EnvironmentAndMissingDefault) {
   TempDir dir;
   const std::string path = dir.file("l.gguf");
-  ASSERT_EQ(run_muse("gen-model --arch llama --n-embd 64 --n-layer 2 --n-head 4 --n-ff 128 -o " +
-                     shell_quote(path))
-                .exit_code,
-            0);
+  ASSERT_NO_FATAL_FAILURE(write_tiny_llama(path));
   const auto r = run_muse("contemplate --agents 2 --budget 4 --answer-tokens 2 -s 1 --json 'q'",
                           "MUSE_MODEL=" + shell_quote(path));
   EXPECT_EQ(r.exit_code, 0) << r.err;
