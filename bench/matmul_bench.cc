@@ -21,6 +21,7 @@
 
 #include "kernels/matmul.h"
 #include "kernels/membw.h"
+#include "kernels/qdot.h"
 #include "quant/quant.h"
 
 namespace muse {
@@ -105,6 +106,73 @@ void MatmulArgs(benchmark::internal::Benchmark* b) {
     for (int64_t cols : {1, 16}) b->Args({int64_t(t), cols});
 }
 BENCHMARK(BM_Matmul)->Apply(MatmulArgs)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The compute kernel alone, one thread, L2-resident operands: 64 rows x 4096 weights (Q8_0:
+// 278 KB) against n columns of quantized activations, as 4-column dot_tile calls or as
+// kPanelCols-column dot_panel calls per 4-row tile (the same results bit for bit;
+// tests/kernels/qdot_tile_test). Run both in one process so a noisy machine slows them alike:
+//   ./build/release/matmul_bench --benchmark_filter=DotKernel --benchmark_repetitions=5
+void BM_DotKernel(benchmark::State& state) {
+  const DType t = DType(state.range(0));
+  const int n_cols = int(state.range(1));
+  const bool panel = state.range(2) != 0;
+  constexpr int64_t kKernRows = 64, kKernK = 4096;
+  const size_t rb = row_bytes(t, kKernK);
+  const ActType act = act_type(t);
+  const size_t ab = act_row_bytes(act, kKernK);
+  std::vector<uint8_t> w(rb * kKernRows), a(ab * n_cols);
+  std::mt19937 rng(3);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<float> x(kKernK);
+  for (int64_t r = 0; r < kKernRows; ++r) {
+    for (float& v : x) v = dist(rng);
+    quantize_row_ref(t, x.data(), w.data() + r * rb, kKernK);
+  }
+  for (int c = 0; c < n_cols; ++c) {
+    for (float& v : x) v = dist(rng);
+    quantize_act_ref(act, x.data(), a.data() + c * ab, kKernK);
+  }
+  std::vector<float> y(size_t(n_cols) * kKernRows);
+  for (auto _ : state) {
+    for (int64_t r = 0; r < kKernRows; r += kTileRows) {
+      DotTileArgs args{.type = t,
+                       .n_k = kKernK,
+                       .w = w.data() + r * rb,
+                       .w_stride = rb,
+                       .n_rows = kTileRows,
+                       .a = a.data(),
+                       .a_stride = ab,
+                       .n_cols = n_cols,
+                       .out = y.data() + r,
+                       .out_stride = size_t(kKernRows)};
+      if (panel) {
+        for (int c = 0; c < n_cols; c += kPanelCols) {
+          DotTileArgs part = args;
+          part.a = a.data() + c * ab;
+          part.n_cols = std::min(kPanelCols, n_cols - c);
+          part.out = y.data() + c * kKernRows + r;
+          dot_panel(part);
+        }
+      } else {
+        for (int c = 0; c < n_cols; c += kTileCols) {
+          DotTileArgs tile = args;
+          tile.a = a.data() + c * ab;
+          tile.n_cols = std::min(kTileCols, n_cols - c);
+          tile.out = y.data() + c * kKernRows + r;
+          dot_tile(tile);
+        }
+      }
+    }
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.SetLabel(std::string(dtype_name(t)) + (panel ? " panel" : " tiles"));
+  const double macs = double(kKernRows) * kKernK * n_cols;
+  state.counters["GMAC/s"] =
+      benchmark::Counter(double(state.iterations()) * macs / 1e9, benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_DotKernel)
+    ->ArgsProduct({{int64_t(DType::Q8_0), int64_t(DType::Q4_0)}, {1, 4, 16, 128}, {0, 1}})
+    ->Unit(benchmark::kMicrosecond);
 
 // A mixture-of-experts FFN at decode, one token: 4 routed experts and 1 shared, each a SwiGLU
 // of gate and up [512 rows x 1024] and down [1024 rows x 512], Q8_0: 15 matrices of 557 KB,

@@ -277,8 +277,86 @@ HWY_INLINE void PrefetchAhead(const void* p) {
   hwy::Prefetch(reinterpret_cast<const char*>(reinterpret_cast<uintptr_t>(p) + kPrefetchBytes));
 }
 
-// Tile of up to 4 rows x C columns. Fewer rows repeat the last row (wasted work only on the
-// last tile of a matrix whose row count is not a multiple of 4) and store only theirs.
+// One block of a 4-row tile, prepared once for every column it meets: the interleaved
+// quants x (and |x| for the signed format), the row scales on their lane pairs, and the
+// per-row offset term on each row's first lane.
+struct BlockRows {
+  __m256i x[4], xabs[4];
+  __m256 wd, k_row;
+};
+
+template <class F>
+HWY_INLINE void PrepareBlock(const typename F::Block* const w[4], int64_t b, BlockRows& t) {
+  if (b % kBlocksPerLine<typename F::Block> == 0) {
+    for (int r = 0; r < 4; ++r) PrefetchAhead(&w[r][b]);
+  }
+  Interleave<F>(w, b, t.x);
+  if constexpr (F::kSigned) {
+    for (int k = 0; k < 4; ++k) t.xabs[k] = _mm256_sign_epi8(t.x[k], t.x[k]);
+  }
+  const __m128i d_h = Halves4(w[0][b].d, w[1][b].d, w[2][b].d, w[3][b].d);
+  t.wd = PairLanes(d_h);
+  // Each row's offset k (times the column's s_a) goes on the row's first lane only.
+  t.k_row = _mm256_setzero_ps();
+  if constexpr (F::kOffset == Offset::kScaled) {
+    t.k_row = _mm256_mul_ps(FirstLanes(d_h), _mm256_set1_ps(F::kOffsetPerD));
+  } else if constexpr (F::kOffset == Offset::kMin) {
+    t.k_row = FirstLanes(Halves4(w[0][b].m, w[1][b].m, w[2][b].m, w[3][b].m));
+  }
+}
+
+// acc + this block's products of the 4 rows with one activation block, on lanes
+// [r0 r0 r1 r1 | r2 r2 r3 r3]. Tiles and panels both go through here, so a (row, column)
+// result is the same sequence of float operations whichever kernel computes it.
+template <class F>
+HWY_INLINE __m256 AccumulateBlock(const BlockRows& t, const BlockQ8A& a, __m256 acc) {
+  const __m256i ones = _mm256_set1_epi16(1);
+  __m256i sums;
+  if constexpr (F::kSigned) {
+    // Q8_0: |w| * sign(a, w); each int16 pair can reach 2 * 128 * 127, so pairs are
+    // widened to int32 (vpmaddwd) before the chunks are added.
+    __m256i s[4];
+    for (int k = 0; k < 4; ++k) {
+      const __m256i sa = _mm256_sign_epi8(Broadcast8(a.qs + 8 * k), t.x[k]);
+      s[k] = _mm256_madd_epi16(_mm256_maddubs_epi16(t.xabs[k], sa), ones);
+    }
+    sums = _mm256_add_epi32(_mm256_add_epi32(s[0], s[1]), _mm256_add_epi32(s[2], s[3]));
+  } else {
+    // Unsigned quants q <= 31: the four chunks' int16 pair sums add up to at most
+    // 4 * 2 * 31 * 128 < 2^15, so they are added as int16 and widened once.
+    __m256i s[4];
+    for (int k = 0; k < 4; ++k) s[k] = _mm256_maddubs_epi16(t.x[k], Broadcast8(a.qs + 8 * k));
+    sums = _mm256_madd_epi16(
+        _mm256_add_epi16(_mm256_add_epi16(s[0], s[1]), _mm256_add_epi16(s[2], s[3])), ones);
+  }
+  const __m256 scale = _mm256_mul_ps(t.wd, _mm256_broadcast_ss(&a.d));
+  acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), scale, acc);
+  if constexpr (F::kOffset != Offset::kNone)
+    acc = _mm256_fmadd_ps(t.k_row, _mm256_broadcast_ss(&a.s), acc);
+  return acc;
+}
+
+// [r0 r0 r1 r1 | r2 r2 r3 r3] -> out[0..n_rows): each row's two lanes added.
+HWY_INLINE void StoreRows(__m256 acc, int n_rows, float* out) {
+  const __m128 rows = _mm_hadd_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+  if (n_rows == 4) {
+    _mm_storeu_ps(out, rows);
+  } else {
+    HWY_ALIGN float tmp[4];
+    _mm_store_ps(tmp, rows);
+    for (int r = 0; r < n_rows; ++r) out[r] = tmp[r];
+  }
+}
+
+template <class Block>
+HWY_INLINE void TileRows(const DotTileArgs& p, const Block* w[4]) {
+  for (int r = 0; r < 4; ++r)
+    w[r] = reinterpret_cast<const Block*>(p.w + std::min(r, p.n_rows - 1) * p.w_stride);
+}
+
+// Tile of up to 4 rows x C columns, accumulators in registers. Fewer rows repeat the last
+// row (wasted work only on the last tile of a matrix whose row count is not a multiple of
+// 4) and store only theirs.
 template <class F, int C>
 HWY_INLINE void LegacyTile(const DotTileArgs& p) {
   using Block = typename F::Block;
@@ -286,68 +364,38 @@ HWY_INLINE void LegacyTile(const DotTileArgs& p) {
   __m256 acc[C];
   for (int c = 0; c < C; ++c) acc[c] = _mm256_setzero_ps();
   const Block* w[4];
+  TileRows(p, w);
   const BlockQ8A* a[C];
-  for (int r = 0; r < 4; ++r)
-    w[r] = reinterpret_cast<const Block*>(p.w + std::min(r, p.n_rows - 1) * p.w_stride);
   for (int c = 0; c < C; ++c) a[c] = reinterpret_cast<const BlockQ8A*>(p.a + c * p.a_stride);
-  const __m256i ones = _mm256_set1_epi16(1);
   for (int64_t b = 0; b < nb; ++b) {
-    if (b % kBlocksPerLine<Block> == 0) {
-      for (int r = 0; r < 4; ++r) PrefetchAhead(&w[r][b]);
-    }
-    __m256i x[4], xabs[4];
-    Interleave<F>(w, b, x);
-    if constexpr (F::kSigned) {
-      for (int k = 0; k < 4; ++k) xabs[k] = _mm256_sign_epi8(x[k], x[k]);
-    }
-    const __m128i d_h = Halves4(w[0][b].d, w[1][b].d, w[2][b].d, w[3][b].d);
-    const __m256 wd = PairLanes(d_h);
-    // Each row's offset k (times the column's s_a) goes on the row's first lane only.
-    __m256 k_row = _mm256_setzero_ps();
-    if constexpr (F::kOffset == Offset::kScaled) {
-      k_row = _mm256_mul_ps(FirstLanes(d_h), _mm256_set1_ps(F::kOffsetPerD));
-    } else if constexpr (F::kOffset == Offset::kMin) {
-      k_row = FirstLanes(Halves4(w[0][b].m, w[1][b].m, w[2][b].m, w[3][b].m));
-    }
-    for (int c = 0; c < C; ++c) {
-      const int8_t* aq = a[c][b].qs;
-      __m256i sums;
-      if constexpr (F::kSigned) {
-        // Q8_0: |w| * sign(a, w); each int16 pair can reach 2 * 128 * 127, so pairs are
-        // widened to int32 (vpmaddwd) before the chunks are added.
-        __m256i s[4];
-        for (int k = 0; k < 4; ++k) {
-          const __m256i sa = _mm256_sign_epi8(Broadcast8(aq + 8 * k), x[k]);
-          s[k] = _mm256_madd_epi16(_mm256_maddubs_epi16(xabs[k], sa), ones);
-        }
-        sums = _mm256_add_epi32(_mm256_add_epi32(s[0], s[1]), _mm256_add_epi32(s[2], s[3]));
-      } else {
-        // Unsigned quants q <= 31: the four chunks' int16 pair sums add up to at most
-        // 4 * 2 * 31 * 128 < 2^15, so they are added as int16 and widened once.
-        __m256i s[4];
-        for (int k = 0; k < 4; ++k) s[k] = _mm256_maddubs_epi16(x[k], Broadcast8(aq + 8 * k));
-        sums = _mm256_madd_epi16(
-            _mm256_add_epi16(_mm256_add_epi16(s[0], s[1]), _mm256_add_epi16(s[2], s[3])), ones);
-      }
-      const __m256 scale = _mm256_mul_ps(wd, _mm256_broadcast_ss(&a[c][b].d));
-      acc[c] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(sums), scale, acc[c]);
-      if constexpr (F::kOffset != Offset::kNone)
-        acc[c] = _mm256_fmadd_ps(k_row, _mm256_broadcast_ss(&a[c][b].s), acc[c]);
-    }
+    BlockRows t;
+    PrepareBlock<F>(w, b, t);
+    for (int c = 0; c < C; ++c) acc[c] = AccumulateBlock<F>(t, a[c][b], acc[c]);
   }
-  for (int c = 0; c < C; ++c) {
-    // [r0 r0 r1 r1] and [r2 r2 r3 r3] -> [r0 r1 r2 r3]: each row's two lanes added.
-    const __m128 rows =
-        _mm_hadd_ps(_mm256_castps256_ps128(acc[c]), _mm256_extractf128_ps(acc[c], 1));
-    float* out = p.out + c * p.out_stride;
-    if (p.n_rows == 4) {
-      _mm_storeu_ps(out, rows);
-    } else {
-      HWY_ALIGN float tmp[4];
-      _mm_store_ps(tmp, rows);
-      for (int r = 0; r < p.n_rows; ++r) out[r] = tmp[r];
-    }
+  for (int c = 0; c < C; ++c) StoreRows(acc[c], p.n_rows, p.out + c * p.out_stride);
+}
+
+// Panel of up to 4 rows x kPanelCols columns: each block of the 4 rows is prepared once for
+// all the columns (a 4-column tile prepares it once per 4), and the weights are read as one
+// pass, with the accumulators in L1 instead of registers. The 16-column matmul of a batched
+// decode step ran ~15 % faster per MAC this way in a single-thread microbenchmark on Zen 3.
+template <class F>
+HWY_INLINE void LegacyPanel(const DotTileArgs& p) {
+  using Block = typename F::Block;
+  const int64_t nb = p.n_k / kQK;
+  const int n = p.n_cols;
+  HWY_ALIGN __m256 acc[kPanelCols];
+  for (int c = 0; c < n; ++c) acc[c] = _mm256_setzero_ps();
+  const Block* w[4];
+  TileRows(p, w);
+  for (int64_t b = 0; b < nb; ++b) {
+    BlockRows t;
+    PrepareBlock<F>(w, b, t);
+    const uint8_t* a = p.a + b * sizeof(BlockQ8A);
+    for (int c = 0; c < n; ++c, a += p.a_stride)
+      acc[c] = AccumulateBlock<F>(t, *reinterpret_cast<const BlockQ8A*>(a), acc[c]);
   }
+  for (int c = 0; c < n; ++c) StoreRows(acc[c], p.n_rows, p.out + c * p.out_stride);
 }
 
 #else  // portable Highway path
@@ -430,6 +478,34 @@ struct Float {
   };
 };
 
+// Returns false when the type has no panel kernel on this target.
+bool DotPanelSimd(const DotTileArgs& p) {
+#if MUSE_QDOT_X86
+  switch (p.type) {
+    case DType::Q8_0:
+      LegacyPanel<Q8_0Format>(p);
+      return true;
+    case DType::Q4_0:
+      LegacyPanel<Q4_0Format>(p);
+      return true;
+    case DType::Q4_1:
+      LegacyPanel<Q4_1Format>(p);
+      return true;
+    case DType::Q5_0:
+      LegacyPanel<Q5_0Format>(p);
+      return true;
+    case DType::Q5_1:
+      LegacyPanel<Q5_1Format>(p);
+      return true;
+    default:
+      return false;
+  }
+#else
+  (void)p;
+  return false;
+#endif
+}
+
 // Returns false when the type has no SIMD kernel here.
 bool DotTileSimd(const DotTileArgs& p) {
   switch (p.type) {
@@ -467,6 +543,7 @@ HWY_AFTER_NAMESPACE();
 namespace muse {
 
 HWY_EXPORT(DotTileSimd);
+HWY_EXPORT(DotPanelSimd);
 
 void dot_tile_ref(const DotTileArgs& p) {
   for (int c = 0; c < p.n_cols; ++c)
@@ -477,6 +554,17 @@ void dot_tile_ref(const DotTileArgs& p) {
 
 void dot_tile(const DotTileArgs& p) {
   if (!HWY_DYNAMIC_DISPATCH(DotTileSimd)(p) && !dot_tile_kquant(p)) dot_tile_ref(p);
+}
+
+void dot_panel(const DotTileArgs& p) {
+  if (p.n_cols > kTileCols && HWY_DYNAMIC_DISPATCH(DotPanelSimd)(p)) return;
+  for (int c = 0; c < p.n_cols; c += kTileCols) {
+    DotTileArgs t = p;
+    t.a += size_t(c) * p.a_stride;
+    t.n_cols = std::min(kTileCols, p.n_cols - c);
+    t.out += size_t(c) * p.out_stride;
+    dot_tile(t);
+  }
 }
 
 }  // namespace muse

@@ -13,6 +13,7 @@ namespace muse {
 
 constexpr int kTileRows = 4;  // the largest tile a DotTile call handles
 constexpr int kTileCols = 4;
+constexpr int kPanelCols = 16;  // the most columns a dot_panel call handles
 
 struct DotTileArgs {
   DType type;
@@ -28,6 +29,12 @@ struct DotTileArgs {
 };
 
 void dot_tile(const DotTileArgs& args);
+
+// Up to kTileRows rows x kPanelCols columns in one call. Legacy block types on x86 prepare
+// each weight block once for all the columns (accumulators in L1); other types and targets
+// run dot_tile over groups of kTileCols columns. Either way every output is bit-identical
+// to the dot_tile result for the same (row, column).
+void dot_panel(const DotTileArgs& args);
 
 // K-quant tiles (Q2_K..Q6_K against Q8_K), in kernels/qdot_k.cc: return false when the
 // type has no SIMD kernel there.
