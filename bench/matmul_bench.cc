@@ -115,7 +115,8 @@ BENCHMARK(BM_Matmul)->Apply(MatmulArgs)->Unit(benchmark::kMillisecond)->UseRealT
 void BM_DotKernel(benchmark::State& state) {
   const DType t = DType(state.range(0));
   const int n_cols = int(state.range(1));
-  const bool panel = state.range(2) != 0;
+  const int mode = int(state.range(2));  // 0: 4-column tiles, 1: panels, 2: tiled panels
+  const bool panel = mode != 0;
   constexpr int64_t kKernRows = 64, kKernK = 4096;
   const size_t rb = row_bytes(t, kKernK);
   const ActType act = act_type(t);
@@ -133,18 +134,22 @@ void BM_DotKernel(benchmark::State& state) {
     quantize_act_ref(act, x.data(), a.data() + c * ab, kKernK);
   }
   std::vector<float> y(size_t(n_cols) * kKernRows);
+  std::vector<uint8_t> tiled(tiled_bytes(t, kKernRows, kKernK));
+  if (mode == 2) tile_rows(t, w.data(), kKernRows, kKernK, tiled.data(), 0, kKernRows);
+  const uint8_t* wsrc = mode == 2 ? tiled.data() : w.data();
   for (auto _ : state) {
     for (int64_t r = 0; r < kKernRows; r += kTileRows) {
       DotTileArgs args{.type = t,
                        .n_k = kKernK,
-                       .w = w.data() + r * rb,
+                       .w = wsrc + r * rb,
                        .w_stride = rb,
                        .n_rows = kTileRows,
                        .a = a.data(),
                        .a_stride = ab,
                        .n_cols = n_cols,
                        .out = y.data() + r,
-                       .out_stride = size_t(kKernRows)};
+                       .out_stride = size_t(kKernRows),
+                       .tiled = mode == 2};
       if (panel) {
         for (int c = 0; c < n_cols; c += kPanelCols) {
           DotTileArgs part = args;
@@ -165,13 +170,14 @@ void BM_DotKernel(benchmark::State& state) {
     }
     benchmark::DoNotOptimize(y.data());
   }
-  state.SetLabel(std::string(dtype_name(t)) + (panel ? " panel" : " tiles"));
+  static const char* const kModes[] = {" tiles", " panel", " tiled panel"};
+  state.SetLabel(std::string(dtype_name(t)) + kModes[mode]);
   const double macs = double(kKernRows) * kKernK * n_cols;
   state.counters["GMAC/s"] =
       benchmark::Counter(double(state.iterations()) * macs / 1e9, benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_DotKernel)
-    ->ArgsProduct({{int64_t(DType::Q8_0), int64_t(DType::Q4_0)}, {1, 4, 16, 128}, {0, 1}})
+    ->ArgsProduct({{int64_t(DType::Q8_0), int64_t(DType::Q4_0)}, {1, 4, 16, 128}, {0, 1, 2}})
     ->Unit(benchmark::kMicrosecond);
 
 // A mixture-of-experts FFN at decode, one token: 4 routed experts and 1 shared, each a SwiGLU

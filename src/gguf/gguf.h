@@ -123,6 +123,9 @@ class GgufFile {
   // by tools that already hold a buffer).
   static StatusOr<GgufFile> from_bytes(std::span<const uint8_t> bytes);
 
+  // true for open(): the bytes are a read-only file mapping, whose pages can be dropped
+  // and faulted in again from the file.
+  bool is_mapped() const { return map_.has_value(); }
   uint32_t version() const { return version_; }
   uint32_t alignment() const { return alignment_; }
   uint64_t data_offset() const { return data_offset_; }  // start of the data section

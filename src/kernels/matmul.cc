@@ -28,6 +28,8 @@ Status check_matmul(const QMatrix& w) {
   if (w.n_k <= 0 || w.n_rows <= 0 || w.n_k % info->block_size != 0)
     return Errorf("matmul: row length %lld is not a positive multiple of %s's block size %lld",
                   (long long)w.n_k, std::string(info->name).c_str(), (long long)info->block_size);
+  if (w.layout == WeightLayout::kTiles4 && !tileable(w.type))
+    return Errorf("matmul: weight type %s has no tiled layout", std::string(info->name).c_str());
   return Status::Ok();
 }
 
@@ -240,7 +242,8 @@ void matmul_batch(ThreadPool& pool, MatmulScratch& scratch, std::span<const Matm
                    .a_stride = p.a_stride,
                    .n_cols = int(std::min<int64_t>(kPanelCols, p.job.n_cols - c)),
                    .out = p.job.y + c * w.n_rows + r,
-                   .out_stride = size_t(w.n_rows)});
+                   .out_stride = size_t(w.n_rows),
+                   .tiled = w.layout == WeightLayout::kTiles4});
       }
     }
   });

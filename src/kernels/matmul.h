@@ -12,15 +12,18 @@
 
 #include "core/dtype.h"
 #include "core/status.h"
+#include "kernels/tiled.h"
 #include "threading/thread_pool.h"
 
 namespace muse {
 
 struct QMatrix {
   DType type;
-  const void* data;  // [n_rows][n_k] in `type`
+  const void* data;  // [n_rows][n_k] in `type`, in `layout`
   int64_t n_rows;
   int64_t n_k;
+  // kTiles4: rows interleaved by fours (kernels/tiled.h, Q8_0 and Q4_0), made at load.
+  WeightLayout layout = WeightLayout::kRows;
 };
 
 // One independent product y = W x of a batch (see matmul_batch).

@@ -15,6 +15,7 @@
 #include "hwy/cache_control.h"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
 #include "hwy/highway.h"
+#include "kernels/tiled.h"
 #include "quant/blocks.h"
 #include "quant/quant.h"
 #include "quant/quant_impl.h"
@@ -106,6 +107,7 @@ struct LoadF16 {
 enum class Offset { kNone, kScaled, kMin };
 
 struct Q8_0Format {
+  static constexpr DType kType = DType::Q8_0;
   using Block = BlockQ8_0;
   static constexpr bool kSigned = true;
   static constexpr Offset kOffset = Offset::kNone;
@@ -113,6 +115,7 @@ struct Q8_0Format {
   static void Levels(const Block& b, int8_t* q) { std::memcpy(q, b.qs, kQK); }
 };
 struct Q4_0Format {
+  static constexpr DType kType = DType::Q4_0;
   using Block = BlockQ4_0;
   static constexpr bool kSigned = false;
   static constexpr Offset kOffset = Offset::kScaled;
@@ -120,6 +123,7 @@ struct Q4_0Format {
   static void Levels(const Block& b, int8_t* q) { quant_internal::levels_q4_0(b, q); }
 };
 struct Q4_1Format {
+  static constexpr DType kType = DType::Q4_1;
   using Block = BlockQ4_1;
   static constexpr bool kSigned = false;
   static constexpr Offset kOffset = Offset::kMin;
@@ -127,6 +131,7 @@ struct Q4_1Format {
   static void Levels(const Block& b, int8_t* q) { quant_internal::levels_q4_1(b, q); }
 };
 struct Q5_0Format {
+  static constexpr DType kType = DType::Q5_0;
   using Block = BlockQ5_0;
   static constexpr bool kSigned = false;
   static constexpr Offset kOffset = Offset::kScaled;
@@ -134,6 +139,7 @@ struct Q5_0Format {
   static void Levels(const Block& b, int8_t* q) { quant_internal::levels_q5_0(b, q); }
 };
 struct Q5_1Format {
+  static constexpr DType kType = DType::Q5_1;
   using Block = BlockQ5_1;
   static constexpr bool kSigned = false;
   static constexpr Offset kOffset = Offset::kMin;
@@ -285,6 +291,17 @@ struct BlockRows {
   __m256 wd, k_row;
 };
 
+// Row scales on their lane pairs and the per-row offset term; d_h holds the four rows'
+// fp16 scales in its low 64 bits.
+template <class F>
+HWY_INLINE void PrepareScales(__m128i d_h, BlockRows& t) {
+  t.wd = PairLanes(d_h);
+  // Each row's offset k (times the column's s_a) goes on the row's first lane only.
+  t.k_row = _mm256_setzero_ps();
+  if constexpr (F::kOffset == Offset::kScaled)
+    t.k_row = _mm256_mul_ps(FirstLanes(d_h), _mm256_set1_ps(F::kOffsetPerD));
+}
+
 template <class F>
 HWY_INLINE void PrepareBlock(const typename F::Block* const w[4], int64_t b, BlockRows& t) {
   if (b % kBlocksPerLine<typename F::Block> == 0) {
@@ -294,15 +311,46 @@ HWY_INLINE void PrepareBlock(const typename F::Block* const w[4], int64_t b, Blo
   if constexpr (F::kSigned) {
     for (int k = 0; k < 4; ++k) t.xabs[k] = _mm256_sign_epi8(t.x[k], t.x[k]);
   }
-  const __m128i d_h = Halves4(w[0][b].d, w[1][b].d, w[2][b].d, w[3][b].d);
-  t.wd = PairLanes(d_h);
-  // Each row's offset k (times the column's s_a) goes on the row's first lane only.
-  t.k_row = _mm256_setzero_ps();
-  if constexpr (F::kOffset == Offset::kScaled) {
-    t.k_row = _mm256_mul_ps(FirstLanes(d_h), _mm256_set1_ps(F::kOffsetPerD));
-  } else if constexpr (F::kOffset == Offset::kMin) {
+  PrepareScales<F>(Halves4(w[0][b].d, w[1][b].d, w[2][b].d, w[3][b].d), t);
+  if constexpr (F::kOffset == Offset::kMin)
     t.k_row = FirstLanes(Halves4(w[0][b].m, w[1][b].m, w[2][b].m, w[3][b].m));
+}
+
+// The same from the tiled layout (kernels/tiled.h), where the block arrives interleaved:
+// plain loads replace the shuffles and the scale gather. Only Q8_0 and Q4_0 are tiled.
+template <class F>
+HWY_INLINE void PrepareTiledBlock(const uint8_t* blk, BlockRows& t) {
+  constexpr size_t kBytes = 4 * sizeof(typename F::Block);
+  for (size_t off = 0; off < kBytes; off += 64) PrefetchAhead(blk + off);
+  PrefetchAhead(blk + kBytes - 1);
+  const uint8_t* q = blk + 4 * sizeof(fp16_t);
+  const auto load = [&](size_t off) {
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + off));
+  };
+  if constexpr (std::is_same_v<F, Q8_0Format>) {
+    for (int k = 0; k < 4; ++k) {
+      t.x[k] = load(32 * k);
+      t.xabs[k] = _mm256_sign_epi8(t.x[k], t.x[k]);
+    }
+  } else {
+    static_assert(std::is_same_v<F, Q4_0Format>, "only Q8_0 and Q4_0 are tiled");
+    const __m256i p0 = load(0), p1 = load(32), m = _mm256_set1_epi8(0x0F);
+    t.x[0] = _mm256_and_si256(p0, m);
+    t.x[1] = _mm256_and_si256(p1, m);
+    t.x[2] = _mm256_and_si256(_mm256_srli_epi16(p0, 4), m);
+    t.x[3] = _mm256_and_si256(_mm256_srli_epi16(p1, 4), m);
   }
+  PrepareScales<F>(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk)), t);
+}
+
+// Block b of the tile's rows, from either layout.
+template <class F, bool kTiled>
+HWY_INLINE void PrepareAny(const DotTileArgs& p, const typename F::Block* const w[4], int64_t b,
+                           BlockRows& t) {
+  if constexpr (kTiled)
+    PrepareTiledBlock<F>(p.w + size_t(b) * 4 * sizeof(typename F::Block), t);
+  else
+    PrepareBlock<F>(w, b, t);
 }
 
 // acc + this block's products of the 4 rows with one activation block, on lanes
@@ -357,7 +405,7 @@ HWY_INLINE void TileRows(const DotTileArgs& p, const Block* w[4]) {
 // Tile of up to 4 rows x C columns, accumulators in registers. Fewer rows repeat the last
 // row (wasted work only on the last tile of a matrix whose row count is not a multiple of
 // 4) and store only theirs.
-template <class F, int C>
+template <class F, int C, bool kTiled>
 HWY_INLINE void LegacyTile(const DotTileArgs& p) {
   using Block = typename F::Block;
   const int64_t nb = p.n_k / kQK;
@@ -369,7 +417,7 @@ HWY_INLINE void LegacyTile(const DotTileArgs& p) {
   for (int c = 0; c < C; ++c) a[c] = reinterpret_cast<const BlockQ8A*>(p.a + c * p.a_stride);
   for (int64_t b = 0; b < nb; ++b) {
     BlockRows t;
-    PrepareBlock<F>(w, b, t);
+    PrepareAny<F, kTiled>(p, w, b, t);
     for (int c = 0; c < C; ++c) acc[c] = AccumulateBlock<F>(t, a[c][b], acc[c]);
   }
   for (int c = 0; c < C; ++c) StoreRows(acc[c], p.n_rows, p.out + c * p.out_stride);
@@ -379,7 +427,7 @@ HWY_INLINE void LegacyTile(const DotTileArgs& p) {
 // all the columns (a 4-column tile prepares it once per 4), and the weights are read as one
 // pass, with the accumulators in L1 instead of registers. The 16-column matmul of a batched
 // decode step ran ~15 % faster per MAC this way in a single-thread microbenchmark on Zen 3.
-template <class F>
+template <class F, bool kTiled>
 HWY_INLINE void LegacyPanel(const DotTileArgs& p) {
   using Block = typename F::Block;
   const int64_t nb = p.n_k / kQK;
@@ -390,7 +438,7 @@ HWY_INLINE void LegacyPanel(const DotTileArgs& p) {
   TileRows(p, w);
   for (int64_t b = 0; b < nb; ++b) {
     BlockRows t;
-    PrepareBlock<F>(w, b, t);
+    PrepareAny<F, kTiled>(p, w, b, t);
     const uint8_t* a = p.a + b * sizeof(BlockQ8A);
     for (int c = 0; c < n; ++c, a += p.a_stride)
       acc[c] = AccumulateBlock<F>(t, *reinterpret_cast<const BlockQ8A*>(a), acc[c]);
@@ -416,7 +464,7 @@ HWY_INLINE int32_t DotI8(const int8_t* w, const int8_t* a, int n) {
   return hn::GetLane(hn::SumOfLanes(d32, hn::Add(sum0, sum1)));
 }
 
-template <class F, int C>
+template <class F, int C, bool kTiled>
 HWY_INLINE void LegacyTile(const DotTileArgs& p) {
   using Block = typename F::Block;
   const int64_t nb = p.n_k / kQK;
@@ -424,10 +472,15 @@ HWY_INLINE void LegacyTile(const DotTileArgs& p) {
     const Block* w = reinterpret_cast<const Block*>(p.w + r * p.w_stride);
     float sum[C] = {};
     for (int64_t b = 0; b < nb; ++b) {
+      Block blk;
+      if constexpr (kTiled)
+        untile_block(F::kType, p.w, r, b, &blk);
+      else
+        blk = w[b];
       HWY_ALIGN int8_t q[kQK];
-      F::Levels(w[b], q);  // quant/'s levels: the _0 formats' offsets are already applied
-      const float d = fp16_to_fp32(w[b].d);
-      const float k = BlockMin<F>(w[b]);
+      F::Levels(blk, q);  // quant/'s levels: the _0 formats' offsets are already applied
+      const float d = fp16_to_fp32(blk.d);
+      const float k = BlockMin<F>(blk);
       for (int c = 0; c < C; ++c) {
         const BlockQ8A& a = reinterpret_cast<const BlockQ8A*>(p.a + c * p.a_stride)[b];
         sum[c] += d * a.d * float(DotI8(q, a.qs, kQK)) + k * a.s;
@@ -451,11 +504,11 @@ HWY_INLINE void ByCols(const DotTileArgs& p) {
   K<C>::Run(p);
 }
 
-template <class F>
+template <class F, bool kTiled = false>
 struct Legacy {
   template <int C>
   struct K {
-    static void Run(const DotTileArgs& p) { LegacyTile<F, C>(p); }
+    static void Run(const DotTileArgs& p) { LegacyTile<F, C, kTiled>(p); }
   };
 };
 
@@ -483,19 +536,19 @@ bool DotPanelSimd(const DotTileArgs& p) {
 #if MUSE_QDOT_X86
   switch (p.type) {
     case DType::Q8_0:
-      LegacyPanel<Q8_0Format>(p);
+      p.tiled ? LegacyPanel<Q8_0Format, true>(p) : LegacyPanel<Q8_0Format, false>(p);
       return true;
     case DType::Q4_0:
-      LegacyPanel<Q4_0Format>(p);
+      p.tiled ? LegacyPanel<Q4_0Format, true>(p) : LegacyPanel<Q4_0Format, false>(p);
       return true;
     case DType::Q4_1:
-      LegacyPanel<Q4_1Format>(p);
+      LegacyPanel<Q4_1Format, false>(p);
       return true;
     case DType::Q5_0:
-      LegacyPanel<Q5_0Format>(p);
+      LegacyPanel<Q5_0Format, false>(p);
       return true;
     case DType::Q5_1:
-      LegacyPanel<Q5_1Format>(p);
+      LegacyPanel<Q5_1Format, false>(p);
       return true;
     default:
       return false;
@@ -510,10 +563,10 @@ bool DotPanelSimd(const DotTileArgs& p) {
 bool DotTileSimd(const DotTileArgs& p) {
   switch (p.type) {
     case DType::Q8_0:
-      ByCols<Legacy<Q8_0Format>::K>(p);
+      p.tiled ? ByCols<Legacy<Q8_0Format, true>::K>(p) : ByCols<Legacy<Q8_0Format>::K>(p);
       return true;
     case DType::Q4_0:
-      ByCols<Legacy<Q4_0Format>::K>(p);
+      p.tiled ? ByCols<Legacy<Q4_0Format, true>::K>(p) : ByCols<Legacy<Q4_0Format>::K>(p);
       return true;
     case DType::Q4_1:
       ByCols<Legacy<Q4_1Format>::K>(p);
@@ -546,10 +599,19 @@ HWY_EXPORT(DotTileSimd);
 HWY_EXPORT(DotPanelSimd);
 
 void dot_tile_ref(const DotTileArgs& p) {
-  for (int c = 0; c < p.n_cols; ++c)
-    for (int r = 0; r < p.n_rows; ++r)
-      p.out[c * p.out_stride + r] =
-          vec_dot_ref(p.type, p.n_k, p.w + r * p.w_stride, p.a + c * p.a_stride);
+  std::vector<uint8_t> row;
+  for (int r = 0; r < p.n_rows; ++r) {
+    const uint8_t* w = p.w + r * p.w_stride;
+    if (p.tiled) {  // back to a GGML row, block by block
+      const size_t bb = dtype_info(p.type).type_size;
+      const int64_t nb = p.n_k / dtype_info(p.type).block_size;
+      row.resize(size_t(nb) * bb);
+      for (int64_t b = 0; b < nb; ++b) untile_block(p.type, p.w, r, b, row.data() + b * bb);
+      w = row.data();
+    }
+    for (int c = 0; c < p.n_cols; ++c)
+      p.out[c * p.out_stride + r] = vec_dot_ref(p.type, p.n_k, w, p.a + c * p.a_stride);
+  }
 }
 
 void dot_tile(const DotTileArgs& p) {

@@ -18,14 +18,15 @@ constexpr int kPanelCols = 16;  // the most columns a dot_panel call handles
 struct DotTileArgs {
   DType type;
   int64_t n_k;       // elements per row (a multiple of the type's block size)
-  const uint8_t* w;  // first weight row
-  size_t w_stride;   // bytes between weight rows
+  const uint8_t* w;  // first weight row, or with `tiled` the first block of a 4-row tile
+  size_t w_stride;   // bytes between weight rows (ignored when tiled)
   int n_rows;        // 1..kTileRows
   const uint8_t* a;  // first activation column (act_type(type))
   size_t a_stride;   // bytes between activation columns
   int n_cols;        // 1..kTileCols
   float* out;        // out[c * out_stride + r]
   size_t out_stride;
+  bool tiled = false;  // w is in kernels/tiled.h's layout (Q8_0 and Q4_0 only)
 };
 
 void dot_tile(const DotTileArgs& args);

@@ -45,7 +45,7 @@ StatusOr<std::unique_ptr<Model>> Model::load(const std::string& path,
   if (opts.mmap) {
     auto file = GgufFile::open(path);
     if (!file.ok()) return file.status();
-    auto model = from_gguf(std::move(*file));
+    auto model = from_gguf(std::move(*file), opts);
     if (!model.ok()) return model.status().WithContext(path);
     return model;
   }
@@ -54,13 +54,13 @@ StatusOr<std::unique_ptr<Model>> Model::load(const std::string& path,
   if (!buf.ok()) return buf.status();
   auto file = GgufFile::from_bytes({buf->get(), size});
   if (!file.ok()) return file.status().WithContext(path);
-  auto model = from_gguf(std::move(*file));
+  auto model = from_gguf(std::move(*file), opts);
   if (!model.ok()) return model.status().WithContext(path);
   (*model)->owned_ = std::move(*buf);
   return model;
 }
 
-StatusOr<std::unique_ptr<Model>> Model::from_gguf(GgufFile file) {
+StatusOr<std::unique_ptr<Model>> Model::from_gguf(GgufFile file, const ModelLoadOptions& opts) {
   std::unique_ptr<Model> m(new Model(std::move(file)));
   auto arch_name = m->file_.get_string("general.architecture");
   if (!arch_name.ok()) return arch_name.status();
@@ -82,6 +82,7 @@ StatusOr<std::unique_ptr<Model>> Model::from_gguf(GgufFile file) {
     p.freq_factors = m->weights_.rope_freqs;
     MUSE_RETURN_IF_ERROR(validate_rope_params(p, m->config_.head_dim_k).WithContext("rope_freqs"));
   }
+  if (opts.tile) tile_model_weights(m->weights_, m->file_.is_mapped());
   return m;
 }
 

@@ -1,6 +1,9 @@
 // Tensor lookup with shape and type checks, then assembly of the per-layer structs.
 #include "model/weights.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <string>
 
 #include "quant/quant.h"
@@ -75,11 +78,14 @@ class TensorFinder {
 }  // namespace
 
 QMatrix MoeWeights::expert(const QMatrix& m, int64_t e, int64_t n_out) {
+  // Also right for the tiled layout: 4 rows' tile blocks take 4 rows' bytes, and tiled
+  // expert tensors have n_out % 4 == 0 (tile_model_weights).
   const size_t stride = row_bytes(m.type, m.n_k);
   return QMatrix{.type = m.type,
                  .data = static_cast<const uint8_t*>(m.data) + size_t(e * n_out) * stride,
                  .n_rows = n_out,
-                 .n_k = m.n_k};
+                 .n_k = m.n_k,
+                 .layout = m.layout};
 }
 
 namespace {
@@ -233,6 +239,48 @@ StatusOr<ModelWeights> load_model_weights(const GgufFile& file, const ArchSpec& 
   w.n_bytes_per_token = w.n_bytes - (w.output_tied ? 0 : w.tok_embd.bytes()) - expert_bytes;
   if (c.n_expert > 0) w.n_bytes_per_token += expert_bytes / uint64_t(c.n_expert) * c.n_expert_used;
   return w;
+}
+
+namespace {
+
+// Drops the whole pages inside [p, p + n) of a read-only file mapping from the resident set.
+void release_pages(const void* p, size_t n) {
+  const uintptr_t page = uintptr_t(sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = (uintptr_t(p) + page - 1) / page * page;
+  const uintptr_t end = (uintptr_t(p) + n) / page * page;
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
+// One matrix to its tiled copy; expert tensors only when experts start on whole tiles.
+void tile_matrix(QMatrix& m, int64_t rows_per_slice, bool release_source, ModelWeights& w) {
+  if (m.data == nullptr || !tileable(m.type) || m.layout != WeightLayout::kRows) return;
+  if (rows_per_slice % kTileGroupRows != 0 && rows_per_slice != m.n_rows) return;
+  std::unique_ptr<uint8_t[]> buf(new uint8_t[tiled_bytes(m.type, m.n_rows, m.n_k)]);
+  tile_rows(m.type, m.data, m.n_rows, m.n_k, buf.get(), 0, m.n_rows);
+  if (release_source) release_pages(m.data, row_bytes(m.type, m.n_k) * size_t(m.n_rows));
+  m.data = buf.get();
+  m.layout = WeightLayout::kTiles4;
+  w.tiled.push_back(std::move(buf));
+}
+
+}  // namespace
+
+void tile_model_weights(ModelWeights& w, bool release_sources) {
+  const auto whole = [&](Linear& l) { tile_matrix(l.w, l.w.n_rows, release_sources, w); };
+  if (!w.output_tied) whole(w.output);
+  for (LayerWeights& l : w.layers) {
+    for (Linear* lin : {&l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_gate, &l.ffn_up, &l.ffn_down, &l.mla.wq,
+                        &l.mla.wq_a, &l.mla.wq_b, &l.mla.wkv_a, &l.experts.gate_shexp,
+                        &l.experts.up_shexp, &l.experts.down_shexp})
+      whole(*lin);
+    if (!l.moe) continue;
+    MoeWeights& e = l.experts;
+    // Expert tensors are [n_expert * n_out] rows; expert() slices them by n_out.
+    const int64_t n_expert = e.router.w.n_rows;
+    if (n_expert <= 0) continue;
+    for (QMatrix* m : {&e.gate_exps, &e.up_exps, &e.down_exps})
+      tile_matrix(*m, m->n_rows / n_expert, release_sources, w);
+  }
 }
 
 }  // namespace muse

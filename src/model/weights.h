@@ -1,11 +1,13 @@
 // Views of a model's tensors inside the mapped GGUF file, checked for name, shape and type
-// at load so the forward pass never meets a surprise. Nothing is copied: weights stay in
-// the page cache, shared by every process that maps the same file.
+// at load so the forward pass never meets a surprise. Weights stay in the page cache, shared
+// by every process that maps the same file, except the Q8_0/Q4_0 matrices that
+// tile_model_weights copies into the matmul's tiled layout (Model::load does by default).
 // Shapes in comments are GGML order, [ne0, ne1]: a linear layer W is [n_in, n_out], i.e.
 // n_out rows of n_in weights.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "core/status.h"
@@ -82,7 +84,8 @@ struct ModelWeights {
   // Bytes one decode token reads: everything except the embedding table's other rows and
   // the experts the router did not pick (n_expert_used of n_expert per MoE layer).
   uint64_t n_bytes_per_token = 0;
-  std::vector<std::vector<uint8_t>> owned;  // tensors derived at load (MlaWeights::wk_b_t)
+  std::vector<std::vector<uint8_t>> owned;        // tensors derived at load (MlaWeights::wk_b_t)
+  std::vector<std::unique_ptr<uint8_t[]>> tiled;  // tile_model_weights' copies
 };
 
 // Fills `w` from `file` for `arch`/`config`; errors name the tensor ("blk.3.attn_k.weight:
@@ -90,5 +93,15 @@ struct ModelWeights {
 // ignored, as llama.cpp does.
 StatusOr<ModelWeights> load_model_weights(const GgufFile& file, const ArchSpec& arch,
                                           const ModelConfig& config);
+
+// Replaces every Q8_0 and Q4_0 matrix the forward pass multiplies whole (projections, dense
+// and shared FFNs, expert tensors whose per-expert row count is a multiple of 4, an untied
+// output) with a copy in kernels/tiled.h's layout, owned by `w`. Results are bit-identical;
+// matmul runs faster (see BENCHMARKS.md). Left alone: the embedding table (and an output
+// tied to it), attn_kv_b (sliced per head) and F32/F16/K-quant matrices.
+// release_sources: the weights are in a read-only file mapping; each matrix's pages are
+// dropped from the resident set as soon as its copy is made, so peak memory stays about
+// the file's size (a later read would fault them in again from the file).
+void tile_model_weights(ModelWeights& w, bool release_sources);
 
 }  // namespace muse
