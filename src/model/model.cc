@@ -82,7 +82,7 @@ StatusOr<std::unique_ptr<Model>> Model::from_gguf(GgufFile file, const ModelLoad
     p.freq_factors = m->weights_.rope_freqs;
     MUSE_RETURN_IF_ERROR(validate_rope_params(p, m->config_.head_dim_k).WithContext("rope_freqs"));
   }
-  if (opts.tile) tile_model_weights(m->weights_, m->file_.is_mapped());
+  if (opts.tile) tile_model_weights(m->weights_, m->config_, m->file_.is_mapped());
   return m;
 }
 

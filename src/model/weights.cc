@@ -265,7 +265,7 @@ void tile_matrix(QMatrix& m, int64_t rows_per_slice, bool release_source, ModelW
 
 }  // namespace
 
-void tile_model_weights(ModelWeights& w, bool release_sources) {
+void tile_model_weights(ModelWeights& w, const ModelConfig& c, bool release_sources) {
   const auto whole = [&](Linear& l) { tile_matrix(l.w, l.w.n_rows, release_sources, w); };
   if (!w.output_tied) whole(w.output);
   for (LayerWeights& l : w.layers) {
@@ -273,6 +273,11 @@ void tile_model_weights(ModelWeights& w, bool release_sources) {
                         &l.mla.wq_a, &l.mla.wq_b, &l.mla.wkv_a, &l.experts.gate_shexp,
                         &l.experts.up_shexp, &l.experts.down_shexp})
       whole(*lin);
+    // MLA slices attn_kv_b per head at rows h * (N + Dv) + N (W_uv) and W_uk^T at h * C.
+    if (l.mla.wkv_b.data != nullptr && c.qk_nope() % kTileGroupRows == 0 &&
+        c.head_dim_v % kTileGroupRows == 0)
+      tile_matrix(l.mla.wkv_b, l.mla.wkv_b.n_rows, release_sources, w);
+    tile_matrix(l.mla.wk_b_t, c.kv_lora_rank, false, w);  // owned, not file-backed
     if (!l.moe) continue;
     MoeWeights& e = l.experts;
     // Expert tensors are [n_expert * n_out] rows; expert() slices them by n_out.

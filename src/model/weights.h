@@ -96,12 +96,13 @@ StatusOr<ModelWeights> load_model_weights(const GgufFile& file, const ArchSpec& 
 
 // Replaces every Q8_0 and Q4_0 matrix the forward pass multiplies whole (projections, dense
 // and shared FFNs, expert tensors whose per-expert row count is a multiple of 4, an untied
-// output) with a copy in kernels/tiled.h's layout, owned by `w`. Results are bit-identical;
-// matmul runs faster (see BENCHMARKS.md). Left alone: the embedding table (and an output
-// tied to it), attn_kv_b (sliced per head) and F32/F16/K-quant matrices.
+// output, MLA's attn_kv_b and W_uk^T when their per-head slices start on whole tiles) with a
+// copy in kernels/tiled.h's layout, owned by `w`. Results are bit-identical; matmul runs
+// faster (see BENCHMARKS.md). Left alone: the embedding table (and an output tied to it)
+// and F32/F16/K-quant matrices.
 // release_sources: the weights are in a read-only file mapping; each matrix's pages are
 // dropped from the resident set as soon as its copy is made, so peak memory stays about
 // the file's size (a later read would fault them in again from the file).
-void tile_model_weights(ModelWeights& w, bool release_sources);
+void tile_model_weights(ModelWeights& w, const ModelConfig& config, bool release_sources);
 
 }  // namespace muse

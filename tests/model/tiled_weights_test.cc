@@ -16,9 +16,10 @@
 namespace muse {
 namespace {
 
-std::vector<float> all_logits(const Model& m, ThreadPool& pool) {
+std::vector<float> all_logits(const Model& m, ThreadPool& pool, MlaMode mode) {
   const std::vector<int32_t> toks = {1, 7, 42, 3, 3, 19, 0, 49, 25, 11};
-  auto ctx = ModelContext::create(m, pool, {.n_ctx = 64, .n_batch = 16, .kv_type = DType::F32});
+  auto ctx = ModelContext::create(
+      m, pool, {.n_ctx = 64, .n_batch = 16, .kv_type = DType::F32, .mla_mode = mode});
   EXPECT_TRUE(ctx.ok()) << ctx.status().message();
   if (!ctx.ok()) return {};
   std::vector<float> out;
@@ -72,18 +73,22 @@ TEST_P(TiledWeights, BitIdenticalForward) {
     } else {
       EXPECT_EQ(l.ffn_up.w.layout, WeightLayout::kTiles4);
     }
-    if (l.mla.wkv_b.data != nullptr) {
-      EXPECT_EQ(l.mla.wkv_b.layout, WeightLayout::kRows);
+    if (l.mla.wkv_b.data != nullptr) {  // N = 32 and Dv = 32: per-head slices on whole tiles
+      EXPECT_EQ(l.mla.wkv_b.layout, WeightLayout::kTiles4);
+      EXPECT_EQ(l.mla.wk_b_t.layout, WeightLayout::kTiles4);
     }
   }
   for (const LayerWeights& l : (*rows)->weights().layers)
     EXPECT_EQ(l.wo.w.layout, WeightLayout::kRows);
 
   ThreadPool pool(2);
-  const auto want = all_logits(**rows, pool), got = all_logits(**tiled, pool);
-  ASSERT_EQ(want.size(), got.size());
-  ASSERT_FALSE(want.empty());
-  EXPECT_EQ(0, std::memcmp(want.data(), got.data(), want.size() * sizeof(float)));
+  for (MlaMode mode : {MlaMode::kAbsorbed, MlaMode::kDecompressed}) {
+    const auto want = all_logits(**rows, pool, mode), got = all_logits(**tiled, pool, mode);
+    ASSERT_EQ(want.size(), got.size());
+    ASSERT_FALSE(want.empty());
+    EXPECT_EQ(0, std::memcmp(want.data(), got.data(), want.size() * sizeof(float)))
+        << "MLA mode " << int(mode);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, TiledWeights,

@@ -96,7 +96,8 @@ void absorbed(const StepArgs& s, const LayerWeights& lw, std::span<const int32_t
         .type = w.wkv_b.type,
         .data = static_cast<const uint8_t*>(w.wkv_b.data) + size_t(h * (N + Dv) + N) * kv_b_row,
         .n_rows = Dv,
-        .n_k = C};
+        .n_k = C,
+        .layout = w.wkv_b.layout};  // tiled only when these slices start on whole tiles
     m.jobs.push_back({wv, &m.head_out[h * n * C], n, &m.head_in[h * n * Dv]});
   }
   run_matmul_jobs(s.pool, b.matmul, m.jobs);
