@@ -4,7 +4,8 @@
 //  * matmul with 16 columns reads the weights once for 16 tokens and should be compute-
 //    bound: multiply-accumulates per second against the matvec's.
 // The matrix (32768 x 8192, 151 MB at 4.5 bits per weight) is several times the 32 MB
-// last-level cache for every type, so no part of it survives between iterations.
+// last-level cache for every type, so no part of it survives between iterations. Q8_0 and
+// Q4_0 run in the tiled layout the model loader gives them (kernels/tiled.h).
 //
 //   ./build/release/matmul_bench --benchmark_repetitions=5
 //       --benchmark_report_aggregates_only=true   (one command line)
@@ -77,20 +78,36 @@ void BM_ReadBandwidth(benchmark::State& state) {
 }
 BENCHMARK(BM_ReadBandwidth)->Unit(benchmark::kMillisecond)->Iterations(1);
 
+// Q8_0 and Q4_0 in the tiled layout the model loader gives them (kernels/tiled.h).
+const std::vector<uint8_t>& tiled_weights(DType t) {
+  static std::map<DType, std::vector<uint8_t>> cache;
+  auto it = cache.find(t);
+  if (it != cache.end()) return it->second;
+  const std::vector<uint8_t>& rows = weights(t);
+  std::vector<uint8_t>& w = cache[t];
+  w.resize(tiled_bytes(t, kRows, kK));
+  pool().run(kRows / 1024, [&](int64_t i, int) {
+    tile_rows(t, rows.data(), kRows, kK, w.data(), i * 1024, (i + 1) * 1024);
+  });
+  return w;
+}
+
 void BM_Matmul(benchmark::State& state) {
   const DType t = DType(state.range(0));
   const int64_t n_cols = state.range(1);
-  const std::vector<uint8_t>& w = weights(t);
+  const bool tiled = tileable(t);
+  const std::vector<uint8_t>& w = tiled ? tiled_weights(t) : weights(t);
   const double bw = bandwidth();
   std::vector<float> x(n_cols * kK, 0.5f), y(n_cols * kRows);
   MatmulScratch scratch;
-  const QMatrix m{t, w.data(), kRows, kK};
+  QMatrix m{t, w.data(), kRows, kK};
+  if (tiled) m.layout = WeightLayout::kTiles4;
   for (auto _ : state) {
     matmul(pool(), scratch, m, x.data(), n_cols, y.data());
     benchmark::DoNotOptimize(y.data());
   }
-  state.SetLabel(std::string(dtype_name(t)) + " " + std::to_string(kRows) + "x" +
-                 std::to_string(kK) + " cols=" + std::to_string(n_cols));
+  state.SetLabel(std::string(dtype_name(t)) + (tiled ? " tiled " : " ") + std::to_string(kRows) +
+                 "x" + std::to_string(kK) + " cols=" + std::to_string(n_cols));
   const double iters = double(state.iterations());
   state.SetBytesProcessed(int64_t(iters * w.size()));
   state.counters["GMAC/s"] =

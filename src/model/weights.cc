@@ -4,7 +4,10 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <string>
+#include <thread>
 
 #include "quant/quant.h"
 
@@ -251,22 +254,25 @@ void release_pages(const void* p, size_t n) {
   if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
-// One matrix to its tiled copy; expert tensors only when experts start on whole tiles.
-void tile_matrix(QMatrix& m, int64_t rows_per_slice, bool release_source, ModelWeights& w) {
+// A matrix to copy into the tiled layout.
+struct TileJob {
+  QMatrix* m;
+  bool release_source;
+  std::unique_ptr<uint8_t[]> buf;
+};
+
+// Expert tensors (and MLA's per-head matrices) only when every slice starts on a whole tile.
+void add_job(std::vector<TileJob>& jobs, QMatrix& m, int64_t rows_per_slice, bool release) {
   if (m.data == nullptr || !tileable(m.type) || m.layout != WeightLayout::kRows) return;
   if (rows_per_slice % kTileGroupRows != 0 && rows_per_slice != m.n_rows) return;
-  std::unique_ptr<uint8_t[]> buf(new uint8_t[tiled_bytes(m.type, m.n_rows, m.n_k)]);
-  tile_rows(m.type, m.data, m.n_rows, m.n_k, buf.get(), 0, m.n_rows);
-  if (release_source) release_pages(m.data, row_bytes(m.type, m.n_k) * size_t(m.n_rows));
-  m.data = buf.get();
-  m.layout = WeightLayout::kTiles4;
-  w.tiled.push_back(std::move(buf));
+  jobs.push_back({&m, release, nullptr});
 }
 
 }  // namespace
 
 void tile_model_weights(ModelWeights& w, const ModelConfig& c, bool release_sources) {
-  const auto whole = [&](Linear& l) { tile_matrix(l.w, l.w.n_rows, release_sources, w); };
+  std::vector<TileJob> jobs;
+  const auto whole = [&](Linear& l) { add_job(jobs, l.w, l.w.n_rows, release_sources); };
   if (!w.output_tied) whole(w.output);
   for (LayerWeights& l : w.layers) {
     for (Linear* lin : {&l.wq, &l.wk, &l.wv, &l.wo, &l.ffn_gate, &l.ffn_up, &l.ffn_down, &l.mla.wq,
@@ -274,17 +280,39 @@ void tile_model_weights(ModelWeights& w, const ModelConfig& c, bool release_sour
                         &l.experts.up_shexp, &l.experts.down_shexp})
       whole(*lin);
     // MLA slices attn_kv_b per head at rows h * (N + Dv) + N (W_uv) and W_uk^T at h * C.
-    if (l.mla.wkv_b.data != nullptr && c.qk_nope() % kTileGroupRows == 0 &&
-        c.head_dim_v % kTileGroupRows == 0)
-      tile_matrix(l.mla.wkv_b, l.mla.wkv_b.n_rows, release_sources, w);
-    tile_matrix(l.mla.wk_b_t, c.kv_lora_rank, false, w);  // owned, not file-backed
+    if (c.qk_nope() % kTileGroupRows == 0 && c.head_dim_v % kTileGroupRows == 0)
+      add_job(jobs, l.mla.wkv_b, l.mla.wkv_b.n_rows, release_sources);
+    add_job(jobs, l.mla.wk_b_t, c.kv_lora_rank, false);  // owned, not file-backed
     if (!l.moe) continue;
     MoeWeights& e = l.experts;
     // Expert tensors are [n_expert * n_out] rows; expert() slices them by n_out.
     const int64_t n_expert = e.router.w.n_rows;
     if (n_expert <= 0) continue;
     for (QMatrix* m : {&e.gate_exps, &e.up_exps, &e.down_exps})
-      tile_matrix(*m, m->n_rows / n_expert, release_sources, w);
+      add_job(jobs, *m, m->n_rows / n_expert, release_sources);
+  }
+  for (TileJob& j : jobs)  // not zero-filled: every byte is written below
+    j.buf.reset(new uint8_t[tiled_bytes(j.m->type, j.m->n_rows, j.m->n_k)]);
+  // The copies are page faults on both sides more than arithmetic, so they run on a few
+  // threads, one matrix at a time each; each source is released as soon as it is copied.
+  std::atomic<size_t> next{0};
+  const auto work = [&] {
+    for (size_t i; (i = next.fetch_add(1)) < jobs.size();) {
+      const QMatrix& m = *jobs[i].m;
+      tile_rows(m.type, m.data, m.n_rows, m.n_k, jobs[i].buf.get(), 0, m.n_rows);
+      if (jobs[i].release_source)
+        release_pages(m.data, row_bytes(m.type, m.n_k) * size_t(m.n_rows));
+    }
+  };
+  const unsigned n_threads = std::clamp(std::thread::hardware_concurrency(), 1u, 4u);
+  std::vector<std::thread> threads;
+  for (unsigned t = 1; t < n_threads && t < jobs.size(); ++t) threads.emplace_back(work);
+  work();
+  for (std::thread& t : threads) t.join();
+  for (TileJob& j : jobs) {
+    j.m->data = j.buf.get();
+    j.m->layout = WeightLayout::kTiles4;
+    w.tiled.push_back(std::move(j.buf));
   }
 }
 
