@@ -1,8 +1,8 @@
 // Work split of the quantized matmuls. Every entry point is a batch (matmul_batch): quantize
 // each distinct input once (by column, in parallel when large), then hand out row chunks of
 // all the batch's matrices from one counter. Each chunk walks its rows in tiles of kTileRows
-// and hands each tile's columns to dot_panel, kPanelCols at a time, so a weight tile is
-// loaded from memory once and reused from L1 for all columns. Chunks are whole tiles of one
+// (dot_rows) and hands each tile's columns to a panel, kPanelCols at a time, so a weight tile
+// is loaded from memory once and reused from L1 for all columns. Chunks are whole tiles of one
 // matrix, and a (row, column) result does not depend on the panel or tile it is computed in,
 // so outputs are the same however rows and columns are split.
 #include "kernels/matmul.h"
@@ -230,22 +230,17 @@ void matmul_batch(ThreadPool& pool, MatmulScratch& scratch, std::span<const Matm
     const int64_t chunk = task - (i == 0 ? 0 : task_end[i - 1]);
     const int64_t r_begin = chunk * p.chunk_tiles * kTileRows;
     const int64_t r_end = std::min(w.n_rows, r_begin + p.chunk_tiles * kTileRows);
-    for (int64_t r = r_begin; r < r_end; r += kTileRows) {
-      const int n_r = int(std::min<int64_t>(kTileRows, r_end - r));
-      for (int64_t c = 0; c < p.job.n_cols; c += kPanelCols) {
-        dot_panel({.type = w.type,
-                   .n_k = w.n_k,
-                   .w = wbytes + r * w_stride,
-                   .w_stride = w_stride,
-                   .n_rows = n_r,
-                   .a = a + c * p.a_stride,
-                   .a_stride = p.a_stride,
-                   .n_cols = int(std::min<int64_t>(kPanelCols, p.job.n_cols - c)),
-                   .out = p.job.y + c * w.n_rows + r,
-                   .out_stride = size_t(w.n_rows),
-                   .tiled = w.layout == WeightLayout::kTiles4});
-      }
-    }
+    dot_rows({.type = w.type,
+              .n_k = w.n_k,
+              .w = wbytes + r_begin * w_stride,
+              .w_stride = w_stride,
+              .n_rows = int(r_end - r_begin),
+              .a = a,
+              .a_stride = p.a_stride,
+              .n_cols = int(p.job.n_cols),
+              .out = p.job.y + r_begin,
+              .out_stride = size_t(w.n_rows),
+              .tiled = w.layout == WeightLayout::kTiles4});
   });
 }
 

@@ -19,11 +19,11 @@ struct DotTileArgs {
   DType type;
   int64_t n_k;       // elements per row (a multiple of the type's block size)
   const uint8_t* w;  // first weight row, or with `tiled` the first block of a 4-row tile
-  size_t w_stride;   // bytes between weight rows (ignored when tiled)
-  int n_rows;        // 1..kTileRows
+  size_t w_stride;   // bytes between weight rows (dot_tile/dot_panel ignore it when tiled)
+  int n_rows;        // 1..kTileRows (dot_rows: any)
   const uint8_t* a;  // first activation column (act_type(type))
   size_t a_stride;   // bytes between activation columns
-  int n_cols;        // 1..kTileCols
+  int n_cols;        // 1..kTileCols (dot_panel: ..kPanelCols; dot_rows: any)
   float* out;        // out[c * out_stride + r]
   size_t out_stride;
   bool tiled = false;  // w is in kernels/tiled.h's layout (Q8_0 and Q4_0 only)
@@ -36,6 +36,12 @@ void dot_tile(const DotTileArgs& args);
 // run dot_tile over groups of kTileCols columns. Either way every output is bit-identical
 // to the dot_tile result for the same (row, column).
 void dot_panel(const DotTileArgs& args);
+
+// Any number of rows (args.n_rows) and columns: 4-row tiles one after another, each against
+// every column (panels of kPanelCols), in one dispatched call for the legacy block types.
+// Needs w_stride = the row size in bytes also when tiled (tile t starts at w + 4t * w_stride).
+// Bit-identical to dot_tile per (row, column).
+void dot_rows(const DotTileArgs& args);
 
 // K-quant tiles (Q2_K..Q6_K against Q8_K), in kernels/qdot_k.cc: return false when the
 // type has no SIMD kernel there.

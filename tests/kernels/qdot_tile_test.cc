@@ -169,6 +169,71 @@ TEST_P(QdotTile, PanelEqualsTiles) {
   }
 }
 
+// dot_rows (a whole run of rows and any column count in one call) against 1 x 1 tiles, for
+// the legacy types (one dispatched loop) and types that go tile by tile (K-quant, F16).
+TEST_P(QdotTile, RowsEqualTiles) {
+  constexpr int kRows = 11, kCols = kPanelCols + 5;
+  constexpr int64_t kN = 256;
+  std::mt19937 rng(17);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  std::vector<DType> types(std::begin(kLegacyTypes), std::end(kLegacyTypes));
+  types.push_back(DType::Q4_K);
+  types.push_back(DType::F16);
+  for (DType t : types) {
+    SCOPED_TRACE(dtype_name(t));
+    const size_t rb = row_bytes(t, kN);
+    const ActType act = act_type(t);
+    const size_t ab = act_row_bytes(act, kN);
+    std::vector<uint8_t> w(rb * kRows), a(ab * kCols);
+    std::vector<float> x(kN);
+    for (int r = 0; r < kRows; ++r) {
+      for (float& v : x) v = dist(rng);
+      quantize_row_ref(t, x.data(), w.data() + r * rb, kN);
+    }
+    for (int c = 0; c < kCols; ++c) {
+      for (float& v : x) v = dist(rng);
+      quantize_act_ref(act, x.data(), a.data() + c * ab, kN);
+    }
+    std::vector<float> ref(kRows * kCols);
+    for (int r = 0; r < kRows; ++r)
+      for (int c = 0; c < kCols; ++c)
+        dot_tile({.type = t,
+                  .n_k = kN,
+                  .w = w.data() + r * rb,
+                  .w_stride = rb,
+                  .n_rows = 1,
+                  .a = a.data() + c * ab,
+                  .a_stride = ab,
+                  .n_cols = 1,
+                  .out = &ref[c * kRows + r],
+                  .out_stride = size_t(kRows)});
+    for (int n_rows : {1, 4, 7, kRows})
+      for (int n_cols : {1, 3, kPanelCols, kCols}) {
+        std::vector<float> out(size_t(kRows) * kCols, -1.0f);
+        dot_rows({.type = t,
+                  .n_k = kN,
+                  .w = w.data(),
+                  .w_stride = rb,
+                  .n_rows = n_rows,
+                  .a = a.data(),
+                  .a_stride = ab,
+                  .n_cols = n_cols,
+                  .out = out.data(),
+                  .out_stride = size_t(kRows)});
+        for (int c = 0; c < kCols; ++c)
+          for (int r = 0; r < kRows; ++r) {
+            const float got = out[c * kRows + r];
+            if (r >= n_rows || c >= n_cols) {
+              ASSERT_EQ(got, -1.0f) << "wrote row " << r << " col " << c;
+              continue;
+            }
+            ASSERT_EQ(std::bit_cast<uint32_t>(got), std::bit_cast<uint32_t>(ref[c * kRows + r]))
+                << n_rows << " rows x " << n_cols << " cols: row " << r << " col " << c;
+          }
+      }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Qdot, QdotTile, ::testing::ValuesIn(hwy::SupportedAndGeneratedTargets()),
                          TargetParamName);
 
