@@ -537,102 +537,81 @@ struct Float {
 // indirect calls per tile.
 template <class F, bool kTiled>
 HWY_INLINE void LegacyRows(const DotTileArgs& p) {
-  for (int64_t r = 0; r < p.n_rows; r += kTileRows) {
-    DotTileArgs t = p;
-    t.w = p.w + size_t(r) * p.w_stride;
-    t.n_rows = int(std::min<int64_t>(kTileRows, p.n_rows - r));
-    t.out = p.out + r;
-    for (int c = 0; c < p.n_cols; c += kPanelCols) {
-      DotTileArgs u = t;
-      u.a = p.a + size_t(c) * p.a_stride;
-      u.out = t.out + size_t(c) * p.out_stride;
-      u.n_cols = std::min(kPanelCols, p.n_cols - c);
+  qdot_internal::for_each_panel(p, [](const DotTileArgs& u) {
 #if MUSE_QDOT_X86
-      if (u.n_cols > kTileCols) {
-        LegacyPanel<F, kTiled>(u);
-        continue;
-      }
+    if (u.n_cols > kTileCols) return LegacyPanel<F, kTiled>(u);
 #endif
-      for (int c4 = 0; c4 < u.n_cols; c4 += kTileCols) {
-        DotTileArgs v = u;
-        v.a = u.a + size_t(c4) * p.a_stride;
-        v.out = u.out + size_t(c4) * p.out_stride;
-        v.n_cols = std::min(kTileCols, u.n_cols - c4);
-        ByCols<Legacy<F, kTiled>::template K>(v);
-      }
+    for (int c = 0; c < u.n_cols; c += kTileCols) {
+      DotTileArgs v = u;
+      v.a = u.a + size_t(c) * u.a_stride;
+      v.out = u.out + size_t(c) * u.out_stride;
+      v.n_cols = std::min(kTileCols, u.n_cols - c);
+      ByCols<Legacy<F, kTiled>::template K>(v);
     }
-  }
+  });
 }
 
-// Returns false when the type has no row kernel here (dot_rows then goes tile by tile).
-bool DotRowsSimd(const DotTileArgs& p) {
+// Runs K::Run<F, kTiled>(p) for p's legacy block type and layout; false for other types.
+template <class K>
+HWY_INLINE bool ForLegacyFormat(const DotTileArgs& p) {
   switch (p.type) {
     case DType::Q8_0:
-      p.tiled ? LegacyRows<Q8_0Format, true>(p) : LegacyRows<Q8_0Format, false>(p);
+      p.tiled ? K::template Run<Q8_0Format, true>(p) : K::template Run<Q8_0Format, false>(p);
       return true;
     case DType::Q4_0:
-      p.tiled ? LegacyRows<Q4_0Format, true>(p) : LegacyRows<Q4_0Format, false>(p);
+      p.tiled ? K::template Run<Q4_0Format, true>(p) : K::template Run<Q4_0Format, false>(p);
       return true;
     case DType::Q4_1:
-      LegacyRows<Q4_1Format, false>(p);
+      K::template Run<Q4_1Format, false>(p);
       return true;
     case DType::Q5_0:
-      LegacyRows<Q5_0Format, false>(p);
+      K::template Run<Q5_0Format, false>(p);
       return true;
     case DType::Q5_1:
-      LegacyRows<Q5_1Format, false>(p);
+      K::template Run<Q5_1Format, false>(p);
       return true;
     default:
       return false;
   }
 }
 
-// Returns false when the type has no panel kernel on this target.
+struct TileKernel {
+  template <class F, bool kTiled>
+  static void Run(const DotTileArgs& p) {
+    ByCols<Legacy<F, kTiled>::template K>(p);
+  }
+};
+struct RowsKernel {
+  template <class F, bool kTiled>
+  static void Run(const DotTileArgs& p) {
+    LegacyRows<F, kTiled>(p);
+  }
+};
+#if MUSE_QDOT_X86
+struct PanelKernel {
+  template <class F, bool kTiled>
+  static void Run(const DotTileArgs& p) {
+    LegacyPanel<F, kTiled>(p);
+  }
+};
+#endif
+
+// Each returns false when the type has no such kernel on this target (the caller then
+// falls back to smaller kernels or the scalar reference).
+bool DotRowsSimd(const DotTileArgs& p) { return ForLegacyFormat<RowsKernel>(p); }
+
 bool DotPanelSimd(const DotTileArgs& p) {
 #if MUSE_QDOT_X86
-  switch (p.type) {
-    case DType::Q8_0:
-      p.tiled ? LegacyPanel<Q8_0Format, true>(p) : LegacyPanel<Q8_0Format, false>(p);
-      return true;
-    case DType::Q4_0:
-      p.tiled ? LegacyPanel<Q4_0Format, true>(p) : LegacyPanel<Q4_0Format, false>(p);
-      return true;
-    case DType::Q4_1:
-      LegacyPanel<Q4_1Format, false>(p);
-      return true;
-    case DType::Q5_0:
-      LegacyPanel<Q5_0Format, false>(p);
-      return true;
-    case DType::Q5_1:
-      LegacyPanel<Q5_1Format, false>(p);
-      return true;
-    default:
-      return false;
-  }
+  return ForLegacyFormat<PanelKernel>(p);
 #else
   (void)p;
   return false;
 #endif
 }
 
-// Returns false when the type has no SIMD kernel here.
 bool DotTileSimd(const DotTileArgs& p) {
+  if (ForLegacyFormat<TileKernel>(p)) return true;
   switch (p.type) {
-    case DType::Q8_0:
-      p.tiled ? ByCols<Legacy<Q8_0Format, true>::K>(p) : ByCols<Legacy<Q8_0Format>::K>(p);
-      return true;
-    case DType::Q4_0:
-      p.tiled ? ByCols<Legacy<Q4_0Format, true>::K>(p) : ByCols<Legacy<Q4_0Format>::K>(p);
-      return true;
-    case DType::Q4_1:
-      ByCols<Legacy<Q4_1Format>::K>(p);
-      return true;
-    case DType::Q5_0:
-      ByCols<Legacy<Q5_0Format>::K>(p);
-      return true;
-    case DType::Q5_1:
-      ByCols<Legacy<Q5_1Format>::K>(p);
-      return true;
     case DType::F32:
       ByCols<Float<LoadF32>::K>(p);
       return true;
@@ -687,20 +666,7 @@ void dot_panel(const DotTileArgs& p) {
 }
 
 void dot_rows(const DotTileArgs& p) {
-  if (HWY_DYNAMIC_DISPATCH(DotRowsSimd)(p)) return;
-  for (int64_t r = 0; r < p.n_rows; r += kTileRows) {
-    DotTileArgs t = p;
-    t.w = p.w + size_t(r) * p.w_stride;
-    t.n_rows = int(std::min<int64_t>(kTileRows, p.n_rows - r));
-    t.out = p.out + r;
-    for (int c = 0; c < p.n_cols; c += kPanelCols) {
-      DotTileArgs u = t;
-      u.a = p.a + size_t(c) * p.a_stride;
-      u.out = t.out + size_t(c) * p.out_stride;
-      u.n_cols = std::min(kPanelCols, p.n_cols - c);
-      dot_panel(u);
-    }
-  }
+  if (!HWY_DYNAMIC_DISPATCH(DotRowsSimd)(p)) qdot_internal::for_each_panel(p, dot_panel);
 }
 
 }  // namespace muse

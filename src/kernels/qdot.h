@@ -4,6 +4,7 @@
 // Activations arrive already quantized to act_type(t) (see quant/quant.h).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -46,6 +47,25 @@ void dot_rows(const DotTileArgs& args);
 // K-quant tiles (Q2_K..Q6_K against Q8_K), in kernels/qdot_k.cc: return false when the
 // type has no SIMD kernel there.
 bool dot_tile_kquant(const DotTileArgs& args);
+
+namespace qdot_internal {
+// dot_rows' walk: fn(panel) for every 4-row tile of p's rows (outermost, so a tile's
+// weights stay in L1 for all its columns) and every run of up to kPanelCols columns.
+template <class Fn>
+inline void for_each_panel(const DotTileArgs& p, Fn&& fn) {
+  for (int64_t r = 0; r < p.n_rows; r += kTileRows) {
+    for (int c = 0; c < p.n_cols; c += kPanelCols) {
+      DotTileArgs u = p;
+      u.w = p.w + size_t(r) * p.w_stride;
+      u.n_rows = int(std::min<int64_t>(kTileRows, p.n_rows - r));
+      u.a = p.a + size_t(c) * p.a_stride;
+      u.n_cols = std::min(kPanelCols, p.n_cols - c);
+      u.out = p.out + r + size_t(c) * p.out_stride;
+      fn(u);
+    }
+  }
+}
+}  // namespace qdot_internal
 
 // Scalar reference of dot_tile, through quant/'s vec_dot_ref.
 void dot_tile_ref(const DotTileArgs& args);

@@ -29,74 +29,93 @@ std::string TargetParamName(const ::testing::TestParamInfo<int64_t>& info) {
   return hwy::TargetName(info.param);
 }
 
+// Weight rows and quantized activation columns of one type, and the 1 x 1 dot_tile of every
+// (row, column) pair, which the tests take as the reference. Row scales spread over several
+// octaves; columns alternate small and large magnitudes, and every 7th column saturates
+// (every activation block at +-127).
+struct Operands {
+  int n_rows, n_cols;
+  int64_t n;
+  size_t rb, ab;
+  std::vector<uint8_t> w, a;
+  std::vector<float> ref;  // [c * n_rows + r]
+};
+
+Operands make_operands(DType t, int n_rows, int n_cols, int64_t n, uint32_t seed) {
+  Operands o{n_rows, n_cols, n, row_bytes(t, n), act_row_bytes(act_type(t), n), {}, {}, {}};
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> dist(0.0f, 1.0f);
+  o.w.resize(o.rb * n_rows);
+  o.a.resize(o.ab * n_cols);
+  std::vector<float> x(n);
+  for (int r = 0; r < n_rows; ++r) {
+    for (float& v : x) v = float(1 << (r % 4)) * dist(rng);
+    quantize_row_ref(t, x.data(), o.w.data() + r * o.rb, n);
+  }
+  for (int c = 0; c < n_cols; ++c) {
+    for (int64_t i = 0; i < n; ++i)
+      x[i] = c % 7 == 6 ? (i % 3 ? 1.0f : -1.0f) : (c % 2 ? 100.0f : 0.01f) * dist(rng);
+    quantize_act_ref(act_type(t), x.data(), o.a.data() + c * o.ab, n);
+  }
+  o.ref.resize(size_t(n_rows) * n_cols);
+  for (int r = 0; r < n_rows; ++r)
+    for (int c = 0; c < n_cols; ++c)
+      dot_tile({.type = t,
+                .n_k = n,
+                .w = o.w.data() + r * o.rb,
+                .w_stride = o.rb,
+                .n_rows = 1,
+                .a = o.a.data() + c * o.ab,
+                .a_stride = o.ab,
+                .n_cols = 1,
+                .out = &o.ref[c * n_rows + r],
+                .out_stride = size_t(n_rows)});
+  return o;
+}
+
+// Runs `kernel` on rows [r0, r0 + n_rows) and columns [c0, c0 + n_cols) of `o` into a
+// kTileRows-row output and checks every result bit for bit against the 1 x 1 reference, and
+// that rows past n_rows are left alone.
+void expect_matches_1x1(const Operands& o, DType t, int n_rows, int n_cols, int r0, int c0,
+                        void (*kernel)(const DotTileArgs&), const char* what) {
+  std::vector<float> out(size_t(kTileRows) * n_cols, -1.0f);
+  kernel({.type = t,
+          .n_k = o.n,
+          .w = o.w.data() + r0 * o.rb,
+          .w_stride = o.rb,
+          .n_rows = n_rows,
+          .a = o.a.data() + c0 * o.ab,
+          .a_stride = o.ab,
+          .n_cols = n_cols,
+          .out = out.data(),
+          .out_stride = kTileRows});
+  for (int c = 0; c < n_cols; ++c)
+    for (int r = 0; r < kTileRows; ++r) {
+      const float got = out[c * kTileRows + r];
+      if (r >= n_rows) {
+        ASSERT_EQ(got, -1.0f) << what << ": row " << r << " written by " << n_rows << " rows";
+        continue;
+      }
+      const float want = o.ref[(c0 + c) * o.n_rows + r0 + r];
+      ASSERT_EQ(std::bit_cast<uint32_t>(got), std::bit_cast<uint32_t>(want))
+          << what << " " << n_rows << "x" << n_cols << " at row " << r0 + r << " col " << c0 + c
+          << ": " << got << " vs 1x1 " << want;
+    }
+}
+
 TEST_P(QdotTile, ResultIndependentOfTileShape) {
   constexpr int kRows = kTileRows + 3, kCols = kTileCols + 3;
   // 37 blocks: not a multiple of the blocks per cache line (prefetch cadence).
   constexpr int64_t kN = 37 * 32;
-  std::mt19937 rng(7);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
   for (DType t : kLegacyTypes) {
     SCOPED_TRACE(dtype_name(t));
-    const size_t rb = row_bytes(t, kN);
-    const ActType act = act_type(t);
-    const size_t ab = act_row_bytes(act, kN);
-    std::vector<uint8_t> w(rb * kRows), a(ab * kCols);
-    std::vector<float> x(kN);
-    for (int r = 0; r < kRows; ++r) {
-      // Row scales spread over several octaves, so rows differ in magnitude.
-      const float s = float(1 << (r % 4));
-      for (float& v : x) v = s * dist(rng);
-      quantize_row_ref(t, x.data(), w.data() + r * rb, kN);
-    }
-    for (int c = 0; c < kCols; ++c) {
-      for (int64_t i = 0; i < kN; ++i) x[i] = (c % 2 ? 100.0f : 0.01f) * dist(rng);
-      if (c == kCols - 1)  // saturating activations: every block at +-127
-        for (int64_t i = 0; i < kN; ++i) x[i] = (i % 3 ? 1.0f : -1.0f);
-      quantize_act_ref(act, x.data(), a.data() + c * ab, kN);
-    }
-
-    // The 1 x 1 tile of every pair is the reference.
-    std::vector<float> ref(kRows * kCols);
-    for (int r = 0; r < kRows; ++r)
-      for (int c = 0; c < kCols; ++c)
-        dot_tile({.type = t,
-                  .n_k = kN,
-                  .w = w.data() + r * rb,
-                  .w_stride = rb,
-                  .n_rows = 1,
-                  .a = a.data() + c * ab,
-                  .a_stride = ab,
-                  .n_cols = 1,
-                  .out = &ref[c * kRows + r],
-                  .out_stride = size_t(kRows)});
-
+    const Operands o = make_operands(t, kRows, kCols, kN, 7);
     for (int n_rows = 1; n_rows <= kTileRows; ++n_rows)
       for (int n_cols = 1; n_cols <= kTileCols; ++n_cols)
         for (int r0 = 0; r0 + n_rows <= kRows; ++r0)
-          for (int c0 = 0; c0 + n_cols <= kCols; ++c0) {
-            std::vector<float> out(kTileRows * kTileCols, -1.0f);
-            dot_tile({.type = t,
-                      .n_k = kN,
-                      .w = w.data() + r0 * rb,
-                      .w_stride = rb,
-                      .n_rows = n_rows,
-                      .a = a.data() + c0 * ab,
-                      .a_stride = ab,
-                      .n_cols = n_cols,
-                      .out = out.data(),
-                      .out_stride = kTileRows});
-            for (int c = 0; c < n_cols; ++c)
-              for (int r = 0; r < n_rows; ++r) {
-                const float got = out[c * kTileRows + r];
-                const float want = ref[(c0 + c) * kRows + r0 + r];
-                ASSERT_EQ(std::bit_cast<uint32_t>(got), std::bit_cast<uint32_t>(want))
-                    << "tile " << n_rows << "x" << n_cols << " at row " << r0 + r << " col "
-                    << c0 + c << ": " << got << " vs 1x1 " << want;
-              }
-            // Rows past n_rows are not written.
-            for (int c = 0; c < n_cols; ++c)
-              for (int r = n_rows; r < kTileRows; ++r) ASSERT_EQ(out[c * kTileRows + r], -1.0f);
-          }
+          for (int c0 = 0; c0 + n_cols <= kCols; ++c0)
+            ASSERT_NO_FATAL_FAILURE(
+                expect_matches_1x1(o, t, n_rows, n_cols, r0, c0, dot_tile, "tile"));
   }
 }
 
@@ -106,66 +125,15 @@ TEST_P(QdotTile, PanelEqualsTiles) {
   constexpr int kRows = kTileRows + 1, kCols = kPanelCols + 2;
   static_assert(kPanelCols > 13);
   constexpr int64_t kN = 21 * 32;
-  std::mt19937 rng(11);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
   for (DType t : kLegacyTypes) {
     SCOPED_TRACE(dtype_name(t));
-    const size_t rb = row_bytes(t, kN);
-    const ActType act = act_type(t);
-    const size_t ab = act_row_bytes(act, kN);
-    std::vector<uint8_t> w(rb * kRows), a(ab * kCols);
-    std::vector<float> x(kN);
-    for (int r = 0; r < kRows; ++r) {
-      for (float& v : x) v = float(1 << r) * dist(rng);
-      quantize_row_ref(t, x.data(), w.data() + r * rb, kN);
-    }
-    for (int c = 0; c < kCols; ++c) {
-      for (int64_t i = 0; i < kN; ++i)
-        x[i] = c % 7 == 3 ? (i % 3 ? 1.0f : -1.0f) : (c % 2 ? 50.0f : 0.02f) * dist(rng);
-      quantize_act_ref(act, x.data(), a.data() + c * ab, kN);
-    }
-    std::vector<float> ref(kRows * kCols);
-    for (int r = 0; r < kRows; ++r)
-      for (int c = 0; c < kCols; ++c)
-        dot_tile({.type = t,
-                  .n_k = kN,
-                  .w = w.data() + r * rb,
-                  .w_stride = rb,
-                  .n_rows = 1,
-                  .a = a.data() + c * ab,
-                  .a_stride = ab,
-                  .n_cols = 1,
-                  .out = &ref[c * kRows + r],
-                  .out_stride = size_t(kRows)});
+    const Operands o = make_operands(t, kRows, kCols, kN, 11);
     for (int n_rows = 1; n_rows <= kTileRows; ++n_rows)
       for (int n_cols : {1, 2, 4, 5, 8, 13, kPanelCols - 1, kPanelCols})
         for (int r0 : {0, kRows - n_rows})
-          for (int c0 : {0, kCols - n_cols}) {
-            std::vector<float> out(size_t(kTileRows) * n_cols, -1.0f);
-            dot_panel({.type = t,
-                       .n_k = kN,
-                       .w = w.data() + r0 * rb,
-                       .w_stride = rb,
-                       .n_rows = n_rows,
-                       .a = a.data() + c0 * ab,
-                       .a_stride = ab,
-                       .n_cols = n_cols,
-                       .out = out.data(),
-                       .out_stride = kTileRows});
-            for (int c = 0; c < n_cols; ++c)
-              for (int r = 0; r < kTileRows; ++r) {
-                const float got = out[c * kTileRows + r];
-                if (r >= n_rows) {
-                  ASSERT_EQ(got, -1.0f)
-                      << "row " << r << " written by a " << n_rows << "-row panel";
-                  continue;
-                }
-                const float want = ref[(c0 + c) * kRows + r0 + r];
-                ASSERT_EQ(std::bit_cast<uint32_t>(got), std::bit_cast<uint32_t>(want))
-                    << "panel " << n_rows << "x" << n_cols << " at row " << r0 + r << " col "
-                    << c0 + c << ": " << got << " vs 1x1 " << want;
-              }
-          }
+          for (int c0 : {0, kCols - n_cols})
+            ASSERT_NO_FATAL_FAILURE(
+                expect_matches_1x1(o, t, n_rows, n_cols, r0, c0, dot_panel, "panel"));
   }
 }
 
@@ -174,39 +142,15 @@ TEST_P(QdotTile, PanelEqualsTiles) {
 TEST_P(QdotTile, RowsEqualTiles) {
   constexpr int kRows = 11, kCols = kPanelCols + 5;
   constexpr int64_t kN = 256;
-  std::mt19937 rng(17);
-  std::normal_distribution<float> dist(0.0f, 1.0f);
   std::vector<DType> types(std::begin(kLegacyTypes), std::end(kLegacyTypes));
   types.push_back(DType::Q4_K);
   types.push_back(DType::F16);
   for (DType t : types) {
     SCOPED_TRACE(dtype_name(t));
-    const size_t rb = row_bytes(t, kN);
-    const ActType act = act_type(t);
-    const size_t ab = act_row_bytes(act, kN);
-    std::vector<uint8_t> w(rb * kRows), a(ab * kCols);
-    std::vector<float> x(kN);
-    for (int r = 0; r < kRows; ++r) {
-      for (float& v : x) v = dist(rng);
-      quantize_row_ref(t, x.data(), w.data() + r * rb, kN);
-    }
-    for (int c = 0; c < kCols; ++c) {
-      for (float& v : x) v = dist(rng);
-      quantize_act_ref(act, x.data(), a.data() + c * ab, kN);
-    }
-    std::vector<float> ref(kRows * kCols);
-    for (int r = 0; r < kRows; ++r)
-      for (int c = 0; c < kCols; ++c)
-        dot_tile({.type = t,
-                  .n_k = kN,
-                  .w = w.data() + r * rb,
-                  .w_stride = rb,
-                  .n_rows = 1,
-                  .a = a.data() + c * ab,
-                  .a_stride = ab,
-                  .n_cols = 1,
-                  .out = &ref[c * kRows + r],
-                  .out_stride = size_t(kRows)});
+    const Operands o = make_operands(t, kRows, kCols, kN, 17);
+    const size_t rb = o.rb, ab = o.ab;
+    const std::vector<uint8_t>&w = o.w, &a = o.a;
+    const std::vector<float>& ref = o.ref;
     for (int n_rows : {1, 4, 7, kRows})
       for (int n_cols : {1, 3, kPanelCols, kCols}) {
         std::vector<float> out(size_t(kRows) * kCols, -1.0f);
