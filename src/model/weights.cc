@@ -310,6 +310,9 @@ void tile_model_weights(ModelWeights& w, const ModelConfig& c, bool release_sour
   work();
   for (std::thread& t : threads) t.join();
   for (TileJob& j : jobs) {
+    // A source derived at load (W_uk^T) is not needed any more.
+    for (std::vector<uint8_t>& o : w.owned)
+      if (o.data() == j.m->data) std::vector<uint8_t>().swap(o);
     j.m->data = j.buf.get();
     j.m->layout = WeightLayout::kTiles4;
     w.tiled.push_back(std::move(j.buf));
