@@ -4,6 +4,9 @@
 // so set_alignment may come after add_tensor.
 #include "gguf/gguf_writer.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <bit>
 #include <cerrno>
 #include <cinttypes>
@@ -239,6 +242,19 @@ Status GgufWriter::add(std::string_view name, DType dtype, std::span<const int64
 
 namespace {
 
+// Makes a rename inside the directory of `path` durable; best effort (some file systems
+// refuse fsync on a directory, and the data itself is already on disk).
+void sync_dir(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  const std::string dir = slash == std::string::npos ? "."
+                          : slash == 0               ? "/"
+                                                     : path.substr(0, slash);
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return;
+  (void)fsync(fd);
+  ::close(fd);
+}
+
 // Owns the temporary file until it is renamed into place.
 class TempFile {
  public:
@@ -258,15 +274,23 @@ class TempFile {
       return Status::Error("writing '" + path_ + "' failed: " + std::strerror(errno));
     return Status::Ok();
   }
+  // The data reaches the disk before the rename makes it the file, and the rename before
+  // this returns, so a crash or power loss leaves the old file or the whole new one
+  // (checkpoints rely on it).
   Status commit(const std::string& final_path) {
+    const bool synced = std::fflush(f_) == 0 && fsync(fileno(f_)) == 0;
+    const int err = errno;
     const int rc = std::fclose(f_);
     f_ = nullptr;
-    if (rc != 0) return Status::Error("writing '" + path_ + "' failed: " + std::strerror(errno));
+    if (!synced || rc != 0)
+      return Status::Error("writing '" + path_ +
+                           "' failed: " + std::strerror(synced ? errno : err));
     if (std::rename(path_.c_str(), final_path.c_str()) != 0) {
       return Status::Error("cannot rename '" + path_ + "' to '" + final_path +
                            "': " + std::strerror(errno));
     }
     committed_ = true;
+    sync_dir(final_path);
     return Status::Ok();
   }
 
