@@ -168,13 +168,7 @@ void BM_DotKernel(benchmark::State& state) {
                        .out_stride = size_t(kKernRows),
                        .tiled = mode == 2};
       if (panel) {
-        for (int c = 0; c < n_cols; c += kPanelCols) {
-          DotTileArgs part = args;
-          part.a = a.data() + c * ab;
-          part.n_cols = std::min(kPanelCols, n_cols - c);
-          part.out = y.data() + c * kKernRows + r;
-          dot_panel(part);
-        }
+        qdot_internal::for_each_panel(args, dot_panel);
       } else {
         for (int c = 0; c < n_cols; c += kTileCols) {
           DotTileArgs tile = args;
