@@ -9,10 +9,12 @@
 #include <cstdint>
 
 #include "core/dtype.h"
+#include "kernels/tiled.h"
 
 namespace muse {
 
-constexpr int kTileRows = 4;  // the largest tile a DotTile call handles
+// The largest tile a DotTile call handles: one row group of the tiled layout.
+constexpr int kTileRows = kTileGroupRows;
 constexpr int kTileCols = 4;
 constexpr int kPanelCols = 16;  // the most columns a dot_panel call handles
 

@@ -2,6 +2,8 @@
 // class (2 cores, AVX2): BENCHMARKS.md records what they cost and what they reach.
 #include "train/recipe.h"
 
+#include <utility>
+
 namespace muse {
 namespace {
 
@@ -85,14 +87,23 @@ Recipe smoke() {
   return r;
 }
 
+constexpr std::pair<std::string_view, Recipe (*)()> kRecipes[] = {{"nano", nano}, {"smoke", smoke}};
+
 }  // namespace
 
-std::vector<std::string_view> recipe_names() { return {"nano", "smoke"}; }
+std::vector<std::string_view> recipe_names() {
+  std::vector<std::string_view> names;
+  for (const auto& [name, make] : kRecipes) names.push_back(name);
+  return names;
+}
 
 StatusOr<Recipe> find_recipe(std::string_view name) {
-  if (name == "nano") return nano();
-  if (name == "smoke") return smoke();
-  return Status::Error("unknown recipe '" + std::string(name) + "' (nano, smoke)");
+  std::string known;
+  for (const auto& [n, make] : kRecipes) {
+    if (n == name) return make();
+    known += (known.empty() ? "" : ", ") + std::string(n);
+  }
+  return Status::Error("unknown recipe '" + std::string(name) + "' (" + known + ")");
 }
 
 }  // namespace muse

@@ -184,6 +184,15 @@ std::string line_el(double x1, double y1, double x2, double y2, std::string_view
   return buf;
 }
 
+// <rect LEAD x=.. y=.. width=.. height=.. TAIL/>: `lead` ends with a space when not empty.
+std::string rect_el(std::string_view lead, double x, double y, double w, double h,
+                    std::string_view tail) {
+  char buf[96];
+  std::snprintf(buf, sizeof(buf), "x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" ", x, y, w,
+                h);
+  return "<rect " + std::string(lead) + buf + std::string(tail) + "/>\n";
+}
+
 }  // namespace
 
 std::string xml_escape(std::string_view s) {
@@ -283,12 +292,7 @@ std::string loss_chart_svg(std::span<const LossSeries> series, const SvgChartOpt
     svg += line_el(x, y0 + ph, x, y0 + ph + 4, "stroke=\"#374151\"");
     svg += text_el(x, y0 + ph + 16, "middle", "", t.label);
   }
-  char frame[200];
-  std::snprintf(frame, sizeof(frame),
-                "<rect class=\"plot\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
-                "fill=\"none\" stroke=\"#374151\"/>\n",
-                x0, y0, pw, ph);
-  svg += frame;
+  svg += rect_el("class=\"plot\" ", x0, y0, pw, ph, "fill=\"none\" stroke=\"#374151\"");
   if (!o.x_label.empty()) svg += text_el(x0 + pw / 2, h - 6.0, "middle", "", o.x_label);
   if (!o.y_label.empty()) {
     const double cy = y0 + ph / 2;
@@ -339,12 +343,7 @@ std::string loss_chart_svg(std::span<const LossSeries> series, const SvgChartOpt
     const double lw = 34 + kCharWidth * double(std::min<size_t>(longest, 40));
     const double lh = 8 + 15.0 * double(legend.size());
     const double lx = x0 + pw - lw - 8, ly = y0 + 8;
-    char buf[200];
-    std::snprintf(buf, sizeof(buf),
-                  "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"white\" "
-                  "fill-opacity=\"0.85\" stroke=\"#d1d5db\"/>\n",
-                  lx, ly, lw, lh);
-    svg += buf;
+    svg += rect_el("", lx, ly, lw, lh, "fill=\"white\" fill-opacity=\"0.85\" stroke=\"#d1d5db\"");
     for (size_t i = 0; i < legend.size(); ++i) {
       const double cy = ly + 12 + 15.0 * double(i);
       svg += line_el(lx + 6, cy, lx + 24, cy,
