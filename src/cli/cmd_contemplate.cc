@@ -11,6 +11,7 @@
 
 #include "cli/chat_prompt.h"
 #include "cli/commands.h"
+#include "cli/contemplate_flags.h"
 #include "cli/engine_flags.h"
 #include "cli/model_flags.h"
 #include "gym/gym.h"
@@ -30,27 +31,17 @@ void print_help() {
       "chat template unless --raw. Without -m, the default model (models/muse-nano.gguf);\n"
       "without QUESTION, a question of the gym's held-out split (with its gold answer).\n\n"
       "  --effort E            instant | thinking | contemplating (default)\n"
-      "  --agents N            parallel agents (default 8)\n"
-      "  --budget T            thinking tokens per agent before budget forcing (default 1024,\n"
-      "                        -1 = unlimited)\n"
-      "  --answer-tokens N     tokens allowed after thinking ends (default 128)\n"
-      "  --window N            confidence window (default budget/8 within 16..2048)\n"
-      "  --warmup N            finished agents that set the early-stop threshold (default\n"
-      "                        max(2, agents/4))\n"
-      "  --keep P              keep the P %% most confident traces (default 90)\n"
-      "  --consensus F         stop once the leading answer has this vote share (default 0.95)\n"
-      "  --max-total N         token budget of all agents together (default: none)\n"
-      "  --format F            answer extractor: auto, boxed, hashes, answer, last-number, exact\n"
+      "  --agents N            agents (default 8)\n"
+      "%s"
       "  --refine              distill the agents' answers into a workspace, then a synthesizer\n"
       "                        agent reads it and answers (Parallel-Distill-Refine)\n"
       "  --rounds N            draft rounds before the synthesizer, each reading the previous\n"
       "                        round's workspace (default 1; implies --refine)\n"
       "  --workspace N         summaries kept in the workspace (default 4)\n"
-      "  --think-end TEXT      end-of-thinking delimiter (default </think>)\n"
       "  --raw                 QUESTION is the raw prompt (no chat template)\n"
       "  --json                print the result as JSON, no lanes\n\n"
       "Model and sampling options (--temp, --top-k, --top-p, -s seed, -t, -c, --kv-type):\n%s",
-      model_flags_help());
+      contemplate_flags_help(), model_flags_help());
 }
 
 bool to_int(const char* s, long lo, long hi, long* out) {
@@ -59,11 +50,6 @@ bool to_int(const char* s, long lo, long hi, long* out) {
   if (!*s || *end || v < lo || v > hi) return false;
   *out = v;
   return true;
-}
-bool to_double(const char* s, double* out) {
-  char* end = nullptr;
-  *out = std::strtod(s, &end);
-  return *s && !*end;
 }
 
 // Text safe for one terminal line: control characters become spaces.
@@ -85,7 +71,7 @@ std::string_view tail_utf8(std::string_view s, size_t n) {
 class Lanes {
  public:
   explicit Lanes(int n)
-      : lines_(size_t(n)), tokens_(size_t(n)), conf_(size_t(n)), status_(size_t(n), "thinking") {}
+      : lines_(size_t(n)), tokens_(size_t(n)), conf_(size_t(n)), status_(size_t(n), "waiting") {}
   void on(const ContemplateEvent& e) {
     using K = ContemplateEvent::Kind;
     if (e.agent < 0 || size_t(e.agent) >= lines_.size()) return;
@@ -147,7 +133,6 @@ int cmd_contemplate(int argc, char** argv) {
       return 2;
     };
     long n = 0;
-    double d = 0;
     if (a == "-h" || a == "--help") {
       print_help();
       return 0;
@@ -160,39 +145,6 @@ int cmd_contemplate(int argc, char** argv) {
       const char* v = value();
       if (!v || !to_int(v, 1, 256, &n)) return bad("an integer from 1 to 256");
       o.agents = int(n);
-    } else if (a == "--budget") {
-      const char* v = value();
-      if (!v || !to_int(v, -1, 1 << 20, &n)) return bad("an integer >= -1");
-      o.thinking_budget = int32_t(n);
-    } else if (a == "--answer-tokens") {
-      const char* v = value();
-      if (!v || !to_int(v, 1, 1 << 20, &n)) return bad("a positive integer");
-      o.max_answer_tokens = int32_t(n);
-    } else if (a == "--window" || a == "--warmup") {
-      const char* v = value();
-      if (!v || !to_int(v, 0, 1 << 20, &n)) return bad("an integer >= 0");
-      (a == "--window" ? o.window : o.warmup) = int(n);
-    } else if (a == "--keep") {
-      const char* v = value();
-      if (!v || !to_double(v, &d)) return bad("a percentage in (0, 100]");
-      o.keep_percent = d;
-    } else if (a == "--consensus") {
-      const char* v = value();
-      if (!v || !to_double(v, &d)) return bad("a fraction in (0, 1]");
-      o.consensus = d;
-    } else if (a == "--max-total") {
-      const char* v = value();
-      if (!v || !to_int(v, 0, 1L << 40, &n)) return bad("an integer >= 0");
-      o.max_total_tokens = n;
-    } else if (a == "--format") {
-      const char* v = value();
-      auto f = v ? parse_answer_format(v) : StatusOr<AnswerFormat>(Errorf("missing value"));
-      if (!f.ok()) return bad("auto, boxed, hashes, answer, last-number or exact");
-      o.answer_format = *f;
-    } else if (a == "--think-end") {
-      const char* v = value();
-      if (!v || !*v) return bad("a non-empty text");
-      o.think_end = v;
     } else if (a == "--refine") {
       refine_on = true;
     } else if (a == "--rounds") {
@@ -208,6 +160,8 @@ int cmd_contemplate(int argc, char** argv) {
       raw = true;
     } else if (a == "--json") {
       json = true;
+    } else if (int c = parse_contemplate_flag("contemplate", argc, argv, &i, &o); c != 0) {
+      if (c == -1) return 2;
     } else if (int r = parse_model_flag("contemplate", argc, argv, &i, &flags); r != 1) {
       if (r == -1) return 2;
       if (!a.empty() && a[0] == '-') {

@@ -5,12 +5,16 @@
 //   single          one thinking chain sampled at --temp (budget forcing at --budget)
 //   sc@N            self-consistency: N chains, majority vote, no early stop
 //   contemplate@N   Contemplating: N agents, confidence early stop, consensus, weighted vote
+#include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/contemplate_flags.h"
 #include "cli/engine_flags.h"
 #include "cli/eval_run.h"
 #include "cli/model_flags.h"
@@ -22,18 +26,21 @@ namespace {
 
 void print_help() {
   std::printf(
-      "usage: muse eval -m MODEL --task TASK [--method M] [--budget T] [--limit N]\n"
-      "                 [--data DIR] [--json] [model and sampling options]\n\n"
+      "usage: muse eval -m MODEL --task TASK [--method M] [--limit N] [--data DIR] [--json]\n"
+      "                 [Contemplating options] [model and sampling options]\n\n"
       "  --task TASK       gsm8k, math500, aime24, aime25, amc23, arc, arc-dev,\n"
-      "                    gym:<level> or gym:<family>:<level> (the gym's held-out split)\n"
+      "                    gym:<level> or gym:<family>:<level> (the gym's held-out split),\n"
+      "                    gym-train:<level> (train-split questions for tuning settings)\n"
       "  --method M        single (default; one sample at --temp), greedy (temperature 0),\n"
       "                    sc@N (self-consistency), contemplate@N\n"
-      "  --budget T        thinking tokens per chain before budget forcing (default 1024)\n"
-      "  --answer-tokens N tokens after thinking ends (default 128)\n"
       "  --limit N         the first N questions\n"
+      "  --traces FILE     one JSON line per question: the answer, and per agent its status,\n"
+      "                    answer, tokens and token confidences (for studying the method)\n"
       "  --data DIR        datasets folder (default ../shared/datasets)\n"
-      "  --json            {\"accuracy\", \"tokens\", \"questions\", \"wall_s\"}\n\n%s",
-      model_flags_help());
+      "  --json            {\"accuracy\", \"tokens\", \"questions\", \"wall_s\"}\n\n"
+      "Contemplating options (sc@N fixes its own: no early stop, plain vote, no ladder):\n%s\n"
+      "Model and sampling options:\n%s",
+      contemplate_flags_help(), model_flags_help());
 }
 
 // "greedy" | "single" | "sc@N" | "contemplate@N" into options; false when malformed. Greedy's
@@ -56,9 +63,40 @@ bool parse_method(const std::string& m, ContemplateOptions* o) {
     o->keep_percent = 100;
     o->consensus = 1.0;
     o->confidence_weights = false;
+    o->temperature_ladder = false;  // every chain at --temp
     return true;
   }
   return kind == "contemplate";
+}
+
+// One question of --traces: its outcome, and per agent what it did and its C_t sequence
+// (rounded to 1e-4, which is finer than any threshold the method compares them with).
+std::string trace_line(size_t q, const EvalItem& item, const ContemplateResult& r, bool ok) {
+  nlohmann::ordered_json j;
+  j["q"] = q;
+  j["gold"] = item.gold;
+  j["answer"] = r.answer;
+  j["correct"] = ok;
+  j["share"] = r.share;
+  j["tokens"] = r.tokens;
+  j["threshold"] = r.threshold;
+  j["wall_s"] = r.wall_s;
+  nlohmann::ordered_json agents = nlohmann::ordered_json::array();
+  for (const AgentReport& a : r.agents) {
+    nlohmann::ordered_json ja;
+    ja["id"] = a.id;
+    ja["status"] = agent_status_name(a.status);
+    ja["answer"] = a.answer ? nlohmann::ordered_json(*a.answer) : nlohmann::ordered_json();
+    ja["tokens"] = a.tokens;
+    ja["forced"] = a.forced;
+    ja["confidence"] = a.confidence;
+    nlohmann::ordered_json conf = nlohmann::ordered_json::array();
+    for (float c : a.token_confidences) conf.push_back(std::round(double(c) * 1e4) / 1e4);
+    ja["token_confidences"] = std::move(conf);
+    agents.push_back(std::move(ja));
+  }
+  j["agents"] = std::move(agents);
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace
@@ -66,7 +104,7 @@ bool parse_method(const std::string& m, ContemplateOptions* o) {
 int cmd_eval(int argc, char** argv) {
   ModelFlags flags;
   ContemplateOptions o;
-  std::string task, method = "single", data = "../shared/datasets";
+  std::string task, method = "single", data = "../shared/datasets", traces_path;
   long limit = 0;
   bool json = false;
   for (int i = 1; i < argc; ++i) {
@@ -76,7 +114,7 @@ int cmd_eval(int argc, char** argv) {
       print_help();
       return 0;
     } else if (a == "--task" || a == "--method" || a == "--data" || a == "--limit" ||
-               a == "--budget" || a == "--answer-tokens") {
+               a == "--traces") {
       const char* v = value();
       if (!v) {
         std::fprintf(stderr, "muse eval: %s needs a value\n", a.c_str());
@@ -91,19 +129,18 @@ int cmd_eval(int argc, char** argv) {
         method = v;
       } else if (a == "--data") {
         data = v;
-      } else if (!is_int || (a == "--limit" && n < 0) || (a == "--budget" && n < -1) ||
-                 (a == "--answer-tokens" && n < 1)) {
-        std::fprintf(stderr, "muse eval: %s takes an integer (got '%s')\n", a.c_str(), v);
+      } else if (a == "--traces") {
+        traces_path = v;
+      } else if (!is_int || n < 0) {
+        std::fprintf(stderr, "muse eval: --limit takes an integer >= 0 (got '%s')\n", v);
         return 2;
-      } else if (a == "--limit") {
-        limit = n;
-      } else if (a == "--budget") {
-        o.thinking_budget = int32_t(n);
       } else {
-        o.max_answer_tokens = int32_t(n);
+        limit = n;
       }
     } else if (a == "--json") {
       json = true;
+    } else if (int c = parse_contemplate_flag("eval", argc, argv, &i, &o); c != 0) {
+      if (c == -1) return 2;
     } else if (int r = parse_model_flag("eval", argc, argv, &i, &flags); r != 1) {
       if (r == 0) std::fprintf(stderr, "muse eval: unknown option '%s' (see --help)\n", a.c_str());
       return 2;
@@ -140,13 +177,23 @@ int cmd_eval(int argc, char** argv) {
     std::fprintf(stderr, "muse eval: %s\n", engine.status().message().c_str());
     return 1;
   }
+  std::FILE* traces = nullptr;
+  if (!traces_path.empty() && !(traces = std::fopen(traces_path.c_str(), "w"))) {
+    std::fprintf(stderr, "muse eval: cannot write %s: %s\n", traces_path.c_str(),
+                 std::strerror(errno));
+    return 1;
+  }
   auto score = eval_items(**engine, *m, *items, o,
-                          [&](size_t q, const EvalItem& item, const std::string& answer, bool ok) {
+                          [&](size_t q, const EvalItem& item, const ContemplateResult& r, bool ok) {
+                            if (traces)
+                              std::fprintf(traces, "%s\n", trace_line(q, item, r, ok).c_str());
                             if (json) return;
                             std::fprintf(stderr, "  %zu/%zu  %s  gold %s  got %s\n", q + 1,
                                          items->size(), ok ? "ok " : "bad", item.gold.c_str(),
-                                         answer.empty() ? "(none)" : answer.c_str());
+                                         r.answer.empty() ? "(none)" : r.answer.c_str());
                           });
+  if (traces && std::fclose(traces) != 0 && score.ok())
+    score = Errorf("%s: write failed: %s", traces_path.c_str(), std::strerror(errno));
   if (!score.ok()) {
     std::fprintf(stderr, "muse eval: %s\n", score.status().message().c_str());
     return 1;

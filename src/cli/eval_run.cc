@@ -5,10 +5,9 @@
 
 namespace muse::cli {
 
-StatusOr<EvalScore> eval_items(
-    Engine& engine, const LoadedModel& m, std::span<const EvalItem> items,
-    const ContemplateOptions& o,
-    const std::function<void(size_t, const EvalItem&, const std::string&, bool)>& on_item) {
+StatusOr<EvalScore> eval_items(Engine& engine, const LoadedModel& m,
+                               std::span<const EvalItem> items, const ContemplateOptions& o,
+                               const EvalItemCallback& on_item) {
   const Tokenizer& tok = *m.tokenizer;
   EngineBackend backend(engine);
   EvalScore score;
@@ -25,7 +24,7 @@ StatusOr<EvalScore> eval_items(
     score.correct += ok;
     score.tokens += r->tokens;
     score.wall_s += r->wall_s;
-    if (on_item) on_item(q, item, r->answer, ok);
+    if (on_item) on_item(q, item, *r, ok);
   }
   return score;
 }

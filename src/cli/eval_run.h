@@ -20,11 +20,15 @@ struct EvalScore {
   double accuracy() const { return questions ? double(correct) / double(questions) : 0.0; }
 };
 
-// On an engine from make_engine(m, ...) with room for the method's agents. on_item(q, item,
-// answer, ok) after each question (progress lines); may be empty.
-StatusOr<EvalScore> eval_items(
-    Engine& engine, const LoadedModel& m, std::span<const EvalItem> items,
-    const ContemplateOptions& o,
-    const std::function<void(size_t, const EvalItem&, const std::string&, bool)>& on_item = {});
+// Called after each question with its index, the item, the run's result and whether its
+// answer matched the gold (progress lines, traces).
+using EvalItemCallback =
+    std::function<void(size_t, const EvalItem&, const ContemplateResult&, bool)>;
+
+// On an engine from make_engine(m, ...) with room for the method's agents; on_item may be
+// empty.
+StatusOr<EvalScore> eval_items(Engine& engine, const LoadedModel& m,
+                               std::span<const EvalItem> items, const ContemplateOptions& o,
+                               const EvalItemCallback& on_item = {});
 
 }  // namespace muse::cli

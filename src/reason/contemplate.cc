@@ -25,6 +25,7 @@ struct Agent {
   bool thinking_done = false;
   bool forced = false;
   int64_t think_tokens = 0, answer_tokens = 0, tokens = 0;
+  std::vector<float> confidences;  // C_t per sampled token
 };
 
 const char* stop_reason(AgentStatus s) {
@@ -62,6 +63,8 @@ std::string_view agent_status_name(AgentStatus s) {
       return "stopped: consensus";
     case AgentStatus::kStoppedBudget:
       return "stopped: budget";
+    case AgentStatus::kNotStarted:
+      return "not started";
   }
   return "?";
 }
@@ -70,7 +73,8 @@ Status validate(const ContemplateOptions& o) {
   if (o.agents < 1 || o.agents > 256) return Errorf("agents must be 1..256 (got %d)", o.agents);
   if (o.thinking_budget < -1) return Errorf("thinking_budget must be >= -1");
   if (o.max_answer_tokens < 1) return Errorf("max_answer_tokens must be >= 1");
-  if (o.window < 0 || o.warmup < 0) return Errorf("window and warmup must be >= 0");
+  if (o.window < 0 || o.warmup < 0 || o.parallel < 0)
+    return Errorf("window, warmup and parallel must be >= 0");
   if (!(o.keep_percent > 0 && o.keep_percent <= 100))
     return Errorf("keep_percent must be in (0, 100] (got %g)", o.keep_percent);
   if (!(o.consensus > 0 && o.consensus <= 1))
@@ -92,8 +96,9 @@ StatusOr<ContemplateResult> contemplate(BranchBackend& backend, const Tokenizer&
   const bool contemplating = opts.effort == Effort::kContemplating;
   const int n_agents = contemplating ? opts.agents : 1;
   const int32_t budget = opts.effort == Effort::kInstant ? -1 : opts.thinking_budget;
+  // DeepConf's 2048-token window for 64k-token budgets is 1/32 of the budget.
   const int window =
-      opts.window > 0 ? opts.window : std::clamp(budget > 0 ? budget / 8 : 128, 16, 2048);
+      opts.window > 0 ? opts.window : std::clamp(budget > 0 ? budget / 32 : 64, 16, 2048);
   const int warmup = opts.warmup > 0 ? opts.warmup : std::max(2, n_agents / 4);
   const bool early = contemplating && n_agents > warmup;
 
@@ -120,7 +125,11 @@ StatusOr<ContemplateResult> contemplate(BranchBackend& backend, const Tokenizer&
   for (int i = 0; i < n_agents; ++i) {
     const AgentRole* role =
         opts.roles.empty() ? nullptr : &opts.roles[size_t(i) % opts.roles.size()];
-    const float temp = role && role->temperature >= 0 ? role->temperature : opts.temperature;
+    float temp = opts.temperature;
+    if (role && role->temperature >= 0)
+      temp = role->temperature;
+    else if (opts.temperature_ladder)
+      temp = opts.temperature * float(i + 1) / float(n_agents);
     gens.push_back(GenParams{.sampling = {.temperature = temp,
                                           .top_k = opts.top_k,
                                           .top_p = opts.top_p,
@@ -130,29 +139,45 @@ StatusOr<ContemplateResult> contemplate(BranchBackend& backend, const Tokenizer&
                              .max_tokens = budget >= 0 ? budget + opts.max_answer_tokens : -1,
                              .ignore_eos = false});
   }
-  auto kids = backend.fork(*parent, gens);
-  if (!kids.ok()) return fail(kids.status());
-  live.insert(live.end(), kids->begin(), kids->end());
-  (void)backend.cancel(*parent);
-  live.erase(live.begin());
 
   std::vector<Agent> agents;
   std::unordered_map<SeqId, size_t> by_seq;
   agents.reserve(size_t(n_agents));
-  for (int i = 0; i < n_agents; ++i) {
-    agents.emplace_back(i, (*kids)[size_t(i)], tokenizer, window);
-    by_seq[(*kids)[size_t(i)]] = size_t(i);
-    if (!opts.roles.empty()) {
-      const std::string& text = opts.roles[size_t(i) % opts.roles.size()].prompt;
-      if (!text.empty()) {
-        const std::vector<int32_t> ids = tokenizer.encode(text, false, true);
-        if (!ids.empty())
-          if (Status s = backend.append(agents.back().seq, ids); !s.ok()) return fail(s);
+  for (int i = 0; i < n_agents; ++i) agents.emplace_back(i, SeqId{-1}, tokenizer, window);
+  const int parallel =
+      std::min(n_agents, opts.parallel > 0 ? opts.parallel : std::max(2, (3 * n_agents + 7) / 8));
+  int n_started = 0, n_running = 0;
+  // Forks agents [n_started, n_started + n) from the held prompt; the prompt is released
+  // once the last agent has started.
+  const auto start = [&](int n) -> Status {
+    auto kids = backend.fork(*parent, std::span(gens).subspan(size_t(n_started), size_t(n)));
+    if (!kids.ok()) return kids.status();
+    live.insert(live.end(), kids->begin(), kids->end());
+    for (int k = 0; k < n; ++k) {
+      Agent& a = agents[size_t(n_started)];
+      a.seq = (*kids)[size_t(k)];
+      a.status = AgentStatus::kRunning;
+      by_seq[a.seq] = size_t(n_started);
+      ++n_started;
+      ++n_running;
+      if (!opts.roles.empty()) {
+        const std::string& text = opts.roles[size_t(a.id) % opts.roles.size()].prompt;
+        if (!text.empty()) {
+          const std::vector<int32_t> ids = tokenizer.encode(text, false, true);
+          if (!ids.empty()) MUSE_RETURN_IF_ERROR(backend.append(a.seq, ids));
+        }
       }
+      if (budget < 0 && opts.effort == Effort::kInstant) a.thinking_done = true;
+      emit({.kind = ContemplateEvent::Kind::kAgentStarted, .agent = a.id});
     }
-    if (budget < 0 && opts.effort == Effort::kInstant) agents.back().thinking_done = true;
-    emit({.kind = ContemplateEvent::Kind::kAgentStarted, .agent = i});
-  }
+    if (n_started == n_agents) {
+      (void)backend.cancel(*parent);
+      live.erase(std::find(live.begin(), live.end(), *parent));
+    }
+    return Status::Ok();
+  };
+  for (Agent& a : agents) a.status = AgentStatus::kNotStarted;
+  if (Status s = start(parallel); !s.ok()) return fail(s);
 
   ContemplateResult result;
   std::optional<double> threshold;
@@ -163,6 +188,7 @@ StatusOr<ContemplateResult> contemplate(BranchBackend& backend, const Tokenizer&
   const auto stop = [&](Agent& a, AgentStatus why) {
     (void)backend.cancel(a.seq);
     live.erase(std::find(live.begin(), live.end(), a.seq));
+    --n_running;
     a.status = why;
     emit({.kind = ContemplateEvent::Kind::kAgentStopped,
           .agent = a.id,
@@ -183,6 +209,7 @@ StatusOr<ContemplateResult> contemplate(BranchBackend& backend, const Tokenizer&
       (void)backend.cancel(a.seq);
     }
     live.erase(std::find(live.begin(), live.end(), a.seq));
+    --n_running;
     a.text += a.decoder.flush();
     a.status = AgentStatus::kFinished;
     ++n_finished;
@@ -205,7 +232,7 @@ StatusOr<ContemplateResult> contemplate(BranchBackend& backend, const Tokenizer&
     }
   };
 
-  while (!live.empty()) {
+  while (n_running > 0) {
     auto events = backend.step();
     if (!events.ok()) return fail(events.status());
     for (const TokenEvent& ev : *events) {
@@ -216,7 +243,8 @@ StatusOr<ContemplateResult> contemplate(BranchBackend& backend, const Tokenizer&
       if (ev.token >= 0) {
         ++a.tokens;
         ++result.tokens;
-        a.group.push(token_confidence(ev.sample.top));
+        a.confidences.push_back(token_confidence(ev.sample.top));
+        a.group.push(a.confidences.back());
         const std::string piece = a.decoder.push(ev.token);
         const size_t from =
             a.text.size() > opts.think_end.size() ? a.text.size() - opts.think_end.size() : 0;
@@ -258,7 +286,14 @@ StatusOr<ContemplateResult> contemplate(BranchBackend& backend, const Tokenizer&
         }
       }
     }
+    // Agents that ended make room for the next ones, unless the vote is decided or the
+    // token budget spent (those leave the rest unstarted).
+    const bool spent = opts.max_total_tokens > 0 && result.tokens >= opts.max_total_tokens;
+    if (!decided && !spent && n_started < n_agents && n_running < parallel)
+      if (Status s = start(std::min(parallel - n_running, n_agents - n_started)); !s.ok())
+        return fail(s);
   }
+  cancel_all();  // the held prompt, when agents were left unstarted
 
   std::vector<Ballot> kept = filter_top(ballots(), opts.keep_percent);
   const VoteResult v = weighted_vote(kept);
@@ -273,7 +308,8 @@ StatusOr<ContemplateResult> contemplate(BranchBackend& backend, const Tokenizer&
                                         .confidence = a.group.lowest(),
                                         .current_confidence = a.group.current(),
                                         .tokens = a.tokens,
-                                        .forced = a.forced});
+                                        .forced = a.forced,
+                                        .token_confidences = a.confidences});
   }
   result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   emit({.kind = ContemplateEvent::Kind::kFinal, .text = result.answer, .share = result.share});

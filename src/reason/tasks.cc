@@ -80,6 +80,18 @@ StatusOr<std::vector<EvalItem>> load_gym(std::string_view spec, int64_t limit) {
   return items;
 }
 
+// A tuning split: `n` questions of the gym's train split from a fixed seed, for choosing
+// reasoning settings without looking at the held-out questions (which it never yields).
+StatusOr<std::vector<EvalItem>> load_gym_train(std::string_view spec, int64_t limit) {
+  constexpr uint64_t kTuneSeed = 0x7E57;
+  auto train = gym_generate(spec, GymSplit::kTrain, limit > 0 ? limit : 200, kTuneSeed);
+  if (!train.ok()) return train.status().WithContext("task 'gym-train:" + std::string(spec) + "'");
+  std::vector<EvalItem> items;
+  for (GymItem& g : *train)
+    items.push_back({.prompt = std::move(g.question), .gold = std::move(g.answer)});
+  return items;
+}
+
 }  // namespace
 
 std::vector<std::string_view> task_names() {
@@ -95,10 +107,13 @@ StatusOr<std::vector<EvalItem>> load_task(std::string_view task, const std::stri
     if (s.name == task) spec = &s;
   if (spec == nullptr) {
     if (task.starts_with("gym:")) return load_gym(task.substr(4), limit);
+    if (task.starts_with("gym-train:")) return load_gym_train(task.substr(10), limit);
     std::string known;
     for (std::string_view n : task_names()) known += (known.empty() ? "" : ", ") + std::string(n);
-    return Errorf("unknown task '%s' (known: %s, gym:<level>, gym:<family>:<level>)",
-                  std::string(task).c_str(), known.c_str());
+    return Errorf(
+        "unknown task '%s' (known: %s, gym:<level>, gym:<family>:<level>, "
+        "gym-train:<level>)",
+        std::string(task).c_str(), known.c_str());
   }
   const std::string path = datasets_dir + "/" + spec->file;
   std::ifstream in(path);

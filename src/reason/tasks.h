@@ -21,9 +21,10 @@ struct EvalItem {
 };
 
 // Task names: gsm8k, math500, aime24, aime25, amc23, arc (the test split; arc-dev for the
-// dev split), and gym:<level> or gym:<family>:<level> (no files needed). `datasets_dir`
-// holds one folder per dataset; limit > 0 keeps the first items. Errors name the file and
-// line of a malformed row, or the accepted task names.
+// dev split), gym:<level> or gym:<family>:<level> (the held-out split, no files needed), and
+// gym-train:<level> (train-split questions from a fixed seed, for tuning; limit 0 = 200).
+// `datasets_dir` holds one folder per dataset; limit > 0 keeps the first items. Errors name the
+// file and line of a malformed row, or the accepted task names.
 StatusOr<std::vector<EvalItem>> load_task(std::string_view task, const std::string& datasets_dir,
                                           int64_t limit = 0);
 std::vector<std::string_view> task_names();

@@ -322,6 +322,8 @@ std::optional<ApiError> read_contemplate(const json& body, CompletionRequest* r)
     c.number("max_answer_tokens", &o.max_answer_tokens, 1, kIntMax);
     c.number("window", &o.window, 0, 1 << 20);
     c.number("warmup", &o.warmup, 0, 64);
+    c.number("parallel", &o.parallel, 0, 64);
+    c.boolean("temperature_ladder", &o.temperature_ladder);
     c.number("keep_percent", &o.keep_percent, 1, 100);
     c.number("consensus", &o.consensus, 0, 1);
     c.number("max_total_tokens", &o.max_total_tokens, 0, 1e12);

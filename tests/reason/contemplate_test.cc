@@ -26,6 +26,7 @@ class ContemplateTest : public ::testing::Test {
   ContemplateOptions options(int agents) {
     ContemplateOptions o;
     o.agents = agents;
+    o.parallel = agents;  // all at once, unless a test staggers them
     o.thinking_budget = -1;
     o.max_answer_tokens = 1000;
     o.window = 4;
@@ -154,7 +155,8 @@ TEST_F(ContemplateTest, RolesGiveEachAgentItsPromptAndTemperature) {
   ASSERT_TRUE(r.ok()) << r.status().message();
   ASSERT_EQ(b.gens_.size(), 3u);
   EXPECT_EQ(b.gens_[0].sampling.temperature, 0.2f);
-  EXPECT_EQ(b.gens_[1].sampling.temperature, o.temperature);  // -1: the default
+  // -1: the default, agent 1's rung of the temperature ladder.
+  EXPECT_EQ(b.gens_[1].sampling.temperature, o.temperature * 2.0f / 3.0f);
   EXPECT_EQ(b.gens_[2].sampling.temperature, 0.2f);
   for (size_t i = 0; i < 3; ++i) {
     EXPECT_EQ(b.gens_[i].sampling.seed, 40 + i);
@@ -165,6 +167,100 @@ TEST_F(ContemplateTest, RolesGiveEachAgentItsPromptAndTemperature) {
   ASSERT_EQ(b.appended_.size(), 2u);
   for (const auto& [seq, ids] : b.appended_) EXPECT_EQ(ids, role);
   EXPECT_EQ(r->answer, "1");
+}
+
+TEST_F(ContemplateTest, TemperaturesClimbALadderToTheBase) {
+  std::vector<Script> s = {{.text = "Answer:1", .conf = {2}}};
+  auto o = options(4);
+  o.temperature = 0.8f;
+  ScriptedBackend b(s);
+  ASSERT_TRUE(contemplate(b, *tok_, prompt_, o).ok());
+  ASSERT_EQ(b.gens_.size(), 4u);
+  for (size_t i = 0; i < 4; ++i)
+    EXPECT_EQ(b.gens_[i].sampling.temperature, 0.8f * float(i + 1) / 4.0f) << i;
+  o.temperature_ladder = false;  // plain self-consistency: every agent at the base
+  ScriptedBackend flat(s);
+  ASSERT_TRUE(contemplate(flat, *tok_, prompt_, o).ok());
+  for (const GenParams& g : flat.gens_) EXPECT_EQ(g.sampling.temperature, 0.8f);
+  // One agent (thinking, or contemplating with one agent) samples at the base.
+  o = options(1);
+  o.temperature = 0.8f;
+  ScriptedBackend one(s);
+  ASSERT_TRUE(contemplate(one, *tok_, prompt_, o).ok());
+  EXPECT_EQ(one.gens_.at(0).sampling.temperature, 0.8f);
+}
+
+TEST_F(ContemplateTest, ParallelStartsTheNextAgentWhenOneEnds) {
+  // Two at a time: agent 2 starts the step after agent 1 (4 tokens) ends, agent 3 after
+  // agent 0 (6 tokens). Every agent runs its own script whatever fork call started it.
+  std::vector<Script> s = {
+      {.text = "Ans:11", .conf = {5}},
+      {.text = "A:22", .conf = {5}},
+      {.text = "Answer:33", .conf = {5}},
+      {.text = "Answer:44", .conf = {5}},
+  };
+  ScriptedBackend b(s);
+  auto o = options(4);
+  o.parallel = 2;
+  o.warmup = 4;  // no early stop and no consensus: all four run
+  std::vector<int> started;
+  auto r = contemplate(b, *tok_, prompt_, o, [&](const ContemplateEvent& e) {
+    if (e.kind == ContemplateEvent::Kind::kAgentStarted) started.push_back(e.agent);
+  });
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(started, (std::vector<int>{0, 1, 2, 3}));
+  ASSERT_EQ(b.started_at_.size(), 4u);
+  // Steps taken before each fork: the scripted prompt needs none.
+  EXPECT_EQ(b.started_at_[0], 0);
+  EXPECT_EQ(b.started_at_[1], 0);
+  EXPECT_EQ(b.started_at_[2], 4);
+  EXPECT_EQ(b.started_at_[3], 6);
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(r->agents[size_t(i)].status, AgentStatus::kFinished) << i;
+    ASSERT_TRUE(r->agents[size_t(i)].answer.has_value()) << i;
+    EXPECT_EQ(*r->agents[size_t(i)].answer, std::to_string(11 * (i + 1)));
+  }
+  EXPECT_EQ(r->tokens, 6 + 4 + 9 + 9);
+  EXPECT_EQ(b.pages_referenced(), 0);
+}
+
+TEST_F(ContemplateTest, ByDefaultThreeOfEightAgentsDecodeAtOnce) {
+  std::vector<Script> s;
+  for (int i = 0; i < 8; ++i) s.push_back({.text = "Answer:" + std::to_string(i), .conf = {5}});
+  ScriptedBackend b(s);
+  auto o = options(8);
+  o.parallel = 0;
+  o.warmup = 8;
+  auto r = contemplate(b, *tok_, prompt_, o);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  // Every script is 8 tokens: agents start in waves of three, at steps 0, 8 and 16.
+  EXPECT_EQ(b.started_at_, (std::vector<int>{0, 0, 0, 8, 8, 8, 16, 16}));
+  EXPECT_EQ(r->tokens, 8 * 8);
+  EXPECT_EQ(b.pages_referenced(), 0);
+}
+
+TEST_F(ContemplateTest, ADecidedVoteLeavesLaterAgentsUnstarted) {
+  // Agents 0 and 1 agree; with consensus at 2 finished, agents 2 and 3 never start, and
+  // the held prompt is released.
+  std::vector<Script> s = {
+      {.text = "Answer:42", .conf = {5}},
+      {.text = "Answer:42", .conf = {5}},
+      {.text = "Answer:13", .conf = {5}},
+  };
+  ScriptedBackend b(s);
+  auto o = options(4);
+  o.parallel = 2;
+  o.consensus = 0.95;
+  auto r = contemplate(b, *tok_, prompt_, o);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->answer, "42");
+  ASSERT_EQ(r->agents.size(), 4u);
+  EXPECT_EQ(r->agents[2].status, AgentStatus::kNotStarted);
+  EXPECT_EQ(r->agents[3].status, AgentStatus::kNotStarted);
+  EXPECT_EQ(r->agents[3].tokens, 0);
+  EXPECT_EQ(b.gens_.size(), 2u);
+  EXPECT_EQ(r->tokens, 9 + 9);
+  EXPECT_EQ(b.pages_referenced(), 0);
 }
 
 TEST_F(ContemplateTest, BadOptionsAreRejected) {

@@ -34,8 +34,8 @@ struct Script {
 class ScriptedBackend final : public BranchBackend {
  public:
   explicit ScriptedBackend(std::vector<Script> scripts) : scripts_(std::move(scripts)) {}
-  // The k-th fork call uses script set k (the last set repeats): rounds of refinement and
-  // the synthesizer get their own scripts.
+  // The k-th held prompt's forks use script set k (the last set repeats): rounds of
+  // refinement and the synthesizer get their own scripts.
   explicit ScriptedBackend(std::vector<std::vector<Script>> per_fork)
       : scripts_(per_fork.front()), per_fork_(std::move(per_fork)) {}
 
@@ -43,19 +43,24 @@ class ScriptedBackend final : public BranchBackend {
     prompts_.push_back(r.prompt);
     held_ = next_++;
     live_[held_] = {};
+    forked_from_held_ = 0;
     return held_;
   }
   StatusOr<std::vector<SeqId>> fork(SeqId parent, std::span<const GenParams> gens) override {
     if (parent != held_) return Errorf("fork: not the held prompt");
-    if (!per_fork_.empty()) scripts_ = per_fork_[std::min(forks_, per_fork_.size() - 1)];
-    ++forks_;
+    if (forked_from_held_ == 0) {
+      if (!per_fork_.empty()) scripts_ = per_fork_[std::min(forks_, per_fork_.size() - 1)];
+      ++forks_;
+    }
     std::vector<SeqId> out;
     for (size_t i = 0; i < gens.size(); ++i) {
       const SeqId id = next_++;
-      const Script& s = scripts_[i % scripts_.size()];
+      // Agent k of the held prompt (over all its fork calls) runs script k.
+      const Script& s = scripts_[forked_from_held_++ % scripts_.size()];
       live_[id] = {.ids = ids_of(s.text), .script = &s};
       max_tokens_[id] = gens[i].max_tokens;
       gens_.push_back(gens[i]);
+      started_at_.push_back(steps_);
       out.push_back(id);
     }
     return out;
@@ -110,6 +115,7 @@ class ScriptedBackend final : public BranchBackend {
   std::map<SeqId, std::vector<int32_t>> appended_;
   std::vector<std::vector<int32_t>> prompts_;  // of every submit
   std::vector<GenParams> gens_;
+  std::vector<int> started_at_;  // steps_ when each forked sequence was created
   int cancelled_ = 0;
   int steps_ = 0;
 
@@ -121,7 +127,8 @@ class ScriptedBackend final : public BranchBackend {
   };
   std::vector<Script> scripts_;
   std::vector<std::vector<Script>> per_fork_;
-  size_t forks_ = 0;
+  size_t forks_ = 0;             // held prompts forked so far
+  size_t forked_from_held_ = 0;  // sequences forked from the current held prompt
   std::map<SeqId, Live> live_;
   std::map<SeqId, int64_t> max_tokens_;
   SeqId held_ = -1, next_ = 1;

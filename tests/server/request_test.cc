@@ -153,13 +153,25 @@ TEST(Request, EffortLevelsAndContemplateObject) {
                  .effort,
             Effort::kInstant);
   const CompletionRequest c = ok_chat(R"({"messages": [{"role": "user", "content": "x"}],
-      "contemplate": {"agents": 4, "thinking_budget": 64, "consensus": 0.8,
+      "contemplate": {"agents": 4, "thinking_budget": 64, "consensus": 0.8, "parallel": 2,
+                      "temperature_ladder": false,
                       "roles": ["Check twice.", {"prompt": "Be bold.", "temperature": 1.2}]}})");
   ASSERT_TRUE(c.effort.has_value());
   EXPECT_EQ(*c.effort, Effort::kContemplating);
   EXPECT_EQ(c.contemplate.agents, 4);
   EXPECT_EQ(c.contemplate.thinking_budget, 64);
   EXPECT_DOUBLE_EQ(c.contemplate.consensus, 0.8);
+  EXPECT_EQ(c.contemplate.parallel, 2);
+  EXPECT_FALSE(c.contemplate.temperature_ladder);
+  for (const char* bad :
+       {R"({"parallel": -1})", R"({"parallel": 1.5})", R"({"temperature_ladder": "yes"})"}) {
+    const std::string body =
+        std::string(R"({"messages": [{"role": "user", "content": "x"}], "contemplate": )") + bad +
+        "}";
+    auto r = parse_chat_request(json::parse(body), kModel);
+    ASSERT_TRUE(std::holds_alternative<ApiError>(r)) << bad;
+    EXPECT_NE(std::get<ApiError>(r).message.find("contemplate."), std::string::npos) << bad;
+  }
   ASSERT_EQ(c.contemplate.roles.size(), 2u);
   EXPECT_FLOAT_EQ(c.contemplate.roles[1].temperature, 1.2f);
 }
