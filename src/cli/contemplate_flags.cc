@@ -28,7 +28,7 @@ const char* contemplate_flags_help() {
          "                        -1 = unlimited)\n"
          "  --answer-tokens N     tokens allowed after thinking ends (default 128)\n"
          "  --parallel N          agents decoding at once; the next starts when one ends\n"
-         "                        (default: 3/8 of the agents, at least 2)\n"
+         "                        (default: a quarter of the agents, at least 2)\n"
          "  --ladder on|off       agent i of n samples at temp * (i + 1) / n (default on;\n"
          "                        off: every agent at --temp)\n"
          "  --window N            confidence window (default budget/32 within 16..2048)\n"

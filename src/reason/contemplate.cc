@@ -145,7 +145,7 @@ StatusOr<ContemplateResult> contemplate(BranchBackend& backend, const Tokenizer&
   agents.reserve(size_t(n_agents));
   for (int i = 0; i < n_agents; ++i) agents.emplace_back(i, SeqId{-1}, tokenizer, window);
   const int parallel =
-      std::min(n_agents, opts.parallel > 0 ? opts.parallel : std::max(2, (3 * n_agents + 7) / 8));
+      std::min(n_agents, opts.parallel > 0 ? opts.parallel : std::max(2, n_agents / 4));
   int n_started = 0, n_running = 0;
   // Forks agents [n_started, n_started + n) from the held prompt; the prompt is released
   // once the last agent has started.

@@ -3,10 +3,10 @@
 // one batch by the engine.
 //
 //   1. Draft: fork `agents` branches (optional role text appended per agent, own
-//      temperature and seed), decode together. With `parallel` below `agents`, only that
-//      many decode at once and the next agent is forked from the held prompt when one ends,
-//      so a vote decided early leaves the later agents unstarted. Agent temperatures form a
-//      ladder up to the base temperature (agent i of n at T * (i + 1) / n), lowest first:
+//      temperature and seed), decode together. With `parallel` below `agents` (the
+//      default), only that many decode at once and the next agent is forked from the held prompt
+//      when one ends, so a vote decided early leaves the later agents unstarted. Agent temperatures
+//      form a ladder up to the base temperature (agent i of n at T * (i + 1) / n), lowest first:
 //      the first agents are the most accurate, the later ones the most diverse.
 //   2. Confidence (DeepConf, Fu et al. 2025): token confidence C_t = -mean(top-20 logprobs),
 //      group confidence = mean over a sliding window. Once `warmup` agents have finished,
@@ -55,10 +55,9 @@ struct ContemplateOptions {
   // Agent i of n samples at temperature * (i + 1) / n (a role's own temperature wins);
   // false: every agent at `temperature` (plain self-consistency).
   bool temperature_ladder = true;
-  // Agents decoding at once; the next starts as one ends. 0 = about 3/8 of the agents, at
-  // least 2 (3 of 8): on muse-nano's tuning split that kept accuracy at ~45 % of the
-  // tokens of starting all 8, since most votes are decided by the first agents
-  // (docs/contemplating.md).
+  // Agents decoding at once; the next starts as one ends. 0 = a quarter of the agents, at
+  // least 2: on muse-nano's tuning split, 2 of 8 kept the accuracy of starting all 8 at a
+  // third of the tokens, since the first two agents decide most votes (docs/reason.md).
   int parallel = 0;
   float top_p = 0.95f;
   int32_t top_k = 40;

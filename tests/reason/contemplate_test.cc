@@ -224,7 +224,7 @@ TEST_F(ContemplateTest, ParallelStartsTheNextAgentWhenOneEnds) {
   EXPECT_EQ(b.pages_referenced(), 0);
 }
 
-TEST_F(ContemplateTest, ByDefaultThreeOfEightAgentsDecodeAtOnce) {
+TEST_F(ContemplateTest, ByDefaultAQuarterOfTheAgentsDecodeAtOnce) {
   std::vector<Script> s;
   for (int i = 0; i < 8; ++i) s.push_back({.text = "Answer:" + std::to_string(i), .conf = {5}});
   ScriptedBackend b(s);
@@ -233,8 +233,8 @@ TEST_F(ContemplateTest, ByDefaultThreeOfEightAgentsDecodeAtOnce) {
   o.warmup = 8;
   auto r = contemplate(b, *tok_, prompt_, o);
   ASSERT_TRUE(r.ok()) << r.status().message();
-  // Every script is 8 tokens: agents start in waves of three, at steps 0, 8 and 16.
-  EXPECT_EQ(b.started_at_, (std::vector<int>{0, 0, 0, 8, 8, 8, 16, 16}));
+  // Every script is 8 tokens: 2 of 8 agents at a time, in waves at steps 0, 8, 16, 24.
+  EXPECT_EQ(b.started_at_, (std::vector<int>{0, 0, 8, 8, 16, 16, 24, 24}));
   EXPECT_EQ(r->tokens, 8 * 8);
   EXPECT_EQ(b.pages_referenced(), 0);
 }
