@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <span>
 #include <vector>
 
 #include "kernels/matmul.h"
@@ -78,25 +79,26 @@ void BM_ReadBandwidth(benchmark::State& state) {
 }
 BENCHMARK(BM_ReadBandwidth)->Unit(benchmark::kMillisecond)->Iterations(1);
 
-// Q8_0 and Q4_0 in the tiled layout the model loader gives them (kernels/tiled.h).
-const std::vector<uint8_t>& tiled_weights(DType t) {
-  static std::map<DType, std::vector<uint8_t>> cache;
+// Q8_0 and Q4_0 in the tiled layout the model loader gives them (kernels/tiled.h), in the
+// loader's memory (huge pages for large matrices).
+std::span<const uint8_t> tiled_weights(DType t) {
+  static std::map<DType, HugeBuffer> cache;
+  const size_t bytes = tiled_bytes(t, kRows, kK);
   auto it = cache.find(t);
-  if (it != cache.end()) return it->second;
+  if (it != cache.end()) return {it->second.get(), bytes};
   const std::vector<uint8_t>& rows = weights(t);
-  std::vector<uint8_t>& w = cache[t];
-  w.resize(tiled_bytes(t, kRows, kK));
+  uint8_t* w = (cache[t] = alloc_tiled(bytes)).get();
   pool().run(kRows / 1024, [&](int64_t i, int) {
-    tile_rows(t, rows.data(), kRows, kK, w.data(), i * 1024, (i + 1) * 1024);
+    tile_rows(t, rows.data(), kRows, kK, w, i * 1024, (i + 1) * 1024);
   });
-  return w;
+  return {w, bytes};
 }
 
 void BM_Matmul(benchmark::State& state) {
   const DType t = DType(state.range(0));
   const int64_t n_cols = state.range(1);
   const bool tiled = tileable(t);
-  const std::vector<uint8_t>& w = tiled ? tiled_weights(t) : weights(t);
+  const std::span<const uint8_t> w = tiled ? tiled_weights(t) : std::span(weights(t));
   const double bw = bandwidth();
   std::vector<float> x(n_cols * kK, 0.5f), y(n_cols * kRows);
   MatmulScratch scratch;

@@ -5,8 +5,11 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <memory>
+#include <new>
+#include <span>
 #include <vector>
+
+#include "core/huge_pages.h"
 
 namespace muse {
 namespace {
@@ -29,14 +32,16 @@ uint64_t sum_words(const uint64_t* p, size_t n) {
 
 BandwidthResult measure_read_bandwidth(ThreadPool& pool, size_t buffer_bytes, int repetitions) {
   const size_t n_words = buffer_bytes / sizeof(uint64_t);
-  std::unique_ptr<uint64_t, decltype(&std::free)> buf(
-      static_cast<uint64_t*>(std::aligned_alloc(64, n_words * sizeof(uint64_t))), &std::free);
+  // Huge pages, as the weights it is the limit for (core/huge_pages.h).
+  const HugeBuffer mem = alloc_huge(n_words * sizeof(uint64_t));
+  if (!mem) throw std::bad_alloc();
+  const std::span<uint64_t> buf(reinterpret_cast<uint64_t*>(mem.get()), n_words);
   const int64_t n_tasks = pool.size();
   const size_t per_task = (n_words + n_tasks - 1) / n_tasks;
   // Touch every page from the worker that will read it (first-touch placement).
   pool.run(n_tasks, [&](int64_t t, int) {
     const size_t begin = t * per_task, end = std::min(n_words, begin + per_task);
-    for (size_t i = begin; i < end; ++i) buf.get()[i] = i;
+    for (size_t i = begin; i < end; ++i) buf[i] = i;
   });
   std::vector<double> rates;
   std::vector<uint64_t> sink(n_tasks);
@@ -44,7 +49,7 @@ BandwidthResult measure_read_bandwidth(ThreadPool& pool, size_t buffer_bytes, in
     const auto t0 = std::chrono::steady_clock::now();
     pool.run(n_tasks, [&](int64_t t, int) {
       const size_t begin = t * per_task, end = std::min(n_words, begin + per_task);
-      sink[t] += sum_words(buf.get() + begin, end - begin);
+      sink[t] += sum_words(buf.data() + begin, end - begin);
     });
     const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (rep > 0) rates.push_back(double(n_words * sizeof(uint64_t)) / s);  // rep 0 warms up

@@ -2,8 +2,6 @@
 // user sees is the most basic one.
 #include "model/model.h"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
@@ -14,23 +12,18 @@ namespace muse {
 
 namespace {
 
-// The whole file in 2 MiB-aligned anonymous memory.
-StatusOr<std::unique_ptr<uint8_t, void (*)(void*)>> read_file(const std::string& path,
-                                                              size_t* size) {
+// The whole file in anonymous memory on huge pages (core/huge_pages.h).
+StatusOr<HugeBuffer> read_file(const std::string& path, size_t* size) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) return Errorf("%s: %s", path.c_str(), std::strerror(errno));
   std::fseek(f, 0, SEEK_END);
   const long n = std::ftell(f);
   std::fseek(f, 0, SEEK_SET);
-  constexpr size_t kHuge = size_t(2) << 20;
-  const size_t alloc = (size_t(std::max(n, 1L)) + kHuge - 1) / kHuge * kHuge;
-  std::unique_ptr<uint8_t, void (*)(void*)> buf(
-      static_cast<uint8_t*>(std::aligned_alloc(kHuge, alloc)), &std::free);
+  HugeBuffer buf = alloc_huge(size_t(std::max(n, 1L)));
   if (!buf) {
     std::fclose(f);
-    return Errorf("%s: cannot allocate %zu bytes (--no-mmap)", path.c_str(), alloc);
+    return Errorf("%s: cannot allocate %ld bytes (--no-mmap)", path.c_str(), n);
   }
-  madvise(buf.get(), alloc, MADV_HUGEPAGE);
   const size_t got = n > 0 ? std::fread(buf.get(), 1, size_t(n), f) : 0;
   std::fclose(f);
   if (n < 0 || got != size_t(n)) return Errorf("%s: read failed", path.c_str());

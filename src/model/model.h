@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "core/huge_pages.h"
 #include "core/status.h"
 #include "gguf/gguf.h"
 #include "model/arch/arch.h"
@@ -43,7 +44,7 @@ class Model {
 
  private:
   explicit Model(GgufFile file) : file_(std::move(file)) {}
-  std::unique_ptr<uint8_t, void (*)(void*)> owned_{nullptr, nullptr};  // --no-mmap copy
+  HugeBuffer owned_;  // --no-mmap copy
   GgufFile file_;
   const ArchSpec* arch_ = nullptr;
   ModelConfig config_;

@@ -258,14 +258,14 @@ void release_pages(const void* p, size_t n) {
 struct TileJob {
   QMatrix* m;
   bool release_source;
-  std::unique_ptr<uint8_t[]> buf;
+  size_t offset = 0;  // of its copy in the shared buffer
 };
 
 // Expert tensors (and MLA's per-head matrices) only when every slice starts on a whole tile.
 void add_job(std::vector<TileJob>& jobs, QMatrix& m, int64_t rows_per_slice, bool release) {
   if (m.data == nullptr || !tileable(m.type) || m.layout != WeightLayout::kRows) return;
   if (rows_per_slice % kTileGroupRows != 0 && rows_per_slice != m.n_rows) return;
-  jobs.push_back({&m, release, nullptr});
+  jobs.push_back({&m, release});
 }
 
 }  // namespace
@@ -291,15 +291,23 @@ void tile_model_weights(ModelWeights& w, const ModelConfig& c, bool release_sour
     for (QMatrix* m : {&e.gate_exps, &e.up_exps, &e.down_exps})
       add_job(jobs, *m, m->n_rows / n_expert, release_sources);
   }
-  for (TileJob& j : jobs)  // not zero-filled: every byte is written below
-    j.buf.reset(new uint8_t[tiled_bytes(j.m->type, j.m->n_rows, j.m->n_k)]);
+  // One buffer for every copy: on huge pages, separate buffers would each round up to a
+  // whole 2 MiB page (~1 MiB wasted per matrix). Not zero-filled: every copy is written.
+  size_t total = 0;
+  for (TileJob& j : jobs) {
+    j.offset = total;
+    total += (tiled_bytes(j.m->type, j.m->n_rows, j.m->n_k) + 63) / 64 * 64;
+  }
+  if (jobs.empty()) return;
+  HugeBuffer buf = alloc_tiled(total);
+  uint8_t* const base = buf.get();
   // The copies are page faults on both sides more than arithmetic, so they run on a few
   // threads, one matrix at a time each; each source is released as soon as it is copied.
   std::atomic<size_t> next{0};
   const auto work = [&] {
     for (size_t i; (i = next.fetch_add(1)) < jobs.size();) {
       const QMatrix& m = *jobs[i].m;
-      tile_rows(m.type, m.data, m.n_rows, m.n_k, jobs[i].buf.get(), 0, m.n_rows);
+      tile_rows(m.type, m.data, m.n_rows, m.n_k, base + jobs[i].offset, 0, m.n_rows);
       if (jobs[i].release_source)
         release_pages(m.data, row_bytes(m.type, m.n_k) * size_t(m.n_rows));
     }
@@ -313,10 +321,10 @@ void tile_model_weights(ModelWeights& w, const ModelConfig& c, bool release_sour
     // A source derived at load (W_uk^T) is not needed any more.
     for (std::vector<uint8_t>& o : w.owned)
       if (o.data() == j.m->data) std::vector<uint8_t>().swap(o);
-    j.m->data = j.buf.get();
+    j.m->data = base + j.offset;
     j.m->layout = WeightLayout::kTiles4;
-    w.tiled.push_back(std::move(j.buf));
   }
+  w.tiled.push_back(std::move(buf));
 }
 
 }  // namespace muse

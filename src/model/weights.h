@@ -14,6 +14,7 @@
 #include "core/tensor.h"
 #include "gguf/gguf.h"
 #include "kernels/matmul.h"
+#include "kernels/tiled.h"
 #include "model/arch/arch.h"
 #include "model/config.h"
 
@@ -84,8 +85,8 @@ struct ModelWeights {
   // Bytes one decode token reads: everything except the embedding table's other rows and
   // the experts the router did not pick (n_expert_used of n_expert per MoE layer).
   uint64_t n_bytes_per_token = 0;
-  std::vector<std::vector<uint8_t>> owned;        // tensors derived at load (MlaWeights::wk_b_t)
-  std::vector<std::unique_ptr<uint8_t[]>> tiled;  // tile_model_weights' copies
+  std::vector<std::vector<uint8_t>> owned;  // tensors derived at load (MlaWeights::wk_b_t)
+  std::vector<HugeBuffer> tiled;            // tile_model_weights' copies
 };
 
 // Fills `w` from `file` for `arch`/`config`; errors name the tensor ("blk.3.attn_k.weight:
