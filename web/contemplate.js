@@ -33,6 +33,7 @@
       this.dirty = new Set();
       this.frame = 0;
       this.finalAnswer = null;
+      this.ended = false;
 
       this.root = el('details', 'contemplate');
       this.root.open = true;
@@ -176,6 +177,8 @@
       if (running) parts.push(running + ' running');
       if (finished) parts.push(finished + ' finished');
       if (stopped) parts.push(stopped + ' stopped');
+      // Agents start a few at a time; a vote decided early leaves the rest unstarted.
+      if (this.ended && n > this.lanes.size) parts.push((n - this.lanes.size) + ' not started');
       if (this.finalAnswer !== null) parts.push('answer ' + this.finalAnswer);
       this.summary.textContent = parts.join(' · ');
     }
@@ -203,6 +206,7 @@
     }
 
     renderFinal(ev) {
+      this.ended = true;
       this.finalAnswer = ev.answer == null || ev.answer === '' ? null : String(ev.answer);
       this.finalEl.replaceChildren(
         el('span', 'fa-label', 'Final answer'),
@@ -218,6 +222,7 @@
 
     // The stream ended (or was stopped): lanes still running are marked.
     end(stopped) {
+      this.ended = true;
       for (const l of this.lanes.values()) {
         if (l.root.dataset.status === 'running') {
           this.setStatus(l, 'stopped', stopped ? 'stopped · cancelled' : 'ended');

@@ -160,6 +160,18 @@ test('contemplating: agents, a vote and the answer, streamed as muse events', { 
   for (const e of ['agent_started', 'token', 'final', 'result']) assert.ok(events.has(e), `event ${e}`);
 });
 
+test('contemplating: a vote decided by the first agent leaves the others unstarted', { skip: SKIP }, async () => {
+  const model = await modelId();
+  // One agent at a time, and the first finished answer is already a consensus.
+  const r = await client.chat.completions.create({ model, messages: hi, max_tokens: 8, seed: 3, reasoning_effort: 'contemplating',
+    contemplate: { agents: 4, parallel: 1, warmup: 1, consensus: 0.01, thinking_budget: 8, answer_format: 'exact' } });
+  const statuses = r.muse.agents.map((a) => a.status);
+  assert.equal(statuses.length, 4);
+  assert.equal(statuses[0], 'finished', JSON.stringify(statuses));
+  assert.deepEqual(statuses.slice(1), ['not started', 'not started', 'not started']);
+  assert.equal(r.muse.tokens, r.muse.agents[0].tokens);
+});
+
 test('errors: OpenAI error objects with the right status', { skip: SKIP }, async () => {
   const model = await modelId();
   const bad = async (req, status, param) => {
