@@ -315,10 +315,13 @@ int cmd_contemplate(int argc, char** argv) {
   }
   if (!lanes_on) {
     for (const AgentReport& r : result->agents)
-      std::printf("  agent %d: %s, %lld tokens, confidence %.2f%s%s\n", r.id,
-                  std::string(agent_status_name(r.status)).c_str(), (long long)r.tokens,
-                  r.confidence, r.answer ? ", answer " : "",
-                  r.answer ? printable(*r.answer).c_str() : "");
+      if (r.status == AgentStatus::kNotStarted)
+        std::printf("  agent %d: not started\n", r.id);
+      else
+        std::printf("  agent %d: %s, %lld tokens, confidence %.2f%s%s\n", r.id,
+                    std::string(agent_status_name(r.status)).c_str(), (long long)r.tokens,
+                    r.confidence, r.answer ? ", answer " : "",
+                    r.answer ? printable(*r.answer).c_str() : "");
   }
   return 0;
 }
