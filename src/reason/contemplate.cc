@@ -147,11 +147,28 @@ StatusOr<ContemplateResult> contemplate(BranchBackend& backend, const Tokenizer&
   const int parallel =
       std::min(n_agents, opts.parallel > 0 ? opts.parallel : std::max(2, n_agents / 4));
   int n_started = 0, n_running = 0;
-  // Forks agents [n_started, n_started + n) from the held prompt; the prompt is released
-  // once the last agent has started.
+  const auto release_prompt = [&] {
+    if (const auto it = std::find(live.begin(), live.end(), *parent); it != live.end()) {
+      (void)backend.cancel(*parent);
+      live.erase(it);
+    }
+  };
+  // Forks agents [n_started, n_started + n) from the held prompt, which is released once the
+  // last agent has started. On an error no agent of the wave has started (their sequences
+  // are cancelled).
   const auto start = [&](int n) -> Status {
     auto kids = backend.fork(*parent, std::span(gens).subspan(size_t(n_started), size_t(n)));
     if (!kids.ok()) return kids.status();
+    for (int k = 0; k < n && !opts.roles.empty(); ++k) {
+      const std::string& text = opts.roles[size_t(n_started + k) % opts.roles.size()].prompt;
+      const std::vector<int32_t> ids =
+          text.empty() ? std::vector<int32_t>{} : tokenizer.encode(text, false, true);
+      Status s = ids.empty() ? Status::Ok() : backend.append((*kids)[size_t(k)], ids);
+      if (!s.ok()) {
+        for (SeqId id : *kids) (void)backend.cancel(id);
+        return s;
+      }
+    }
     live.insert(live.end(), kids->begin(), kids->end());
     for (int k = 0; k < n; ++k) {
       Agent& a = agents[size_t(n_started)];
@@ -160,20 +177,10 @@ StatusOr<ContemplateResult> contemplate(BranchBackend& backend, const Tokenizer&
       by_seq[a.seq] = size_t(n_started);
       ++n_started;
       ++n_running;
-      if (!opts.roles.empty()) {
-        const std::string& text = opts.roles[size_t(a.id) % opts.roles.size()].prompt;
-        if (!text.empty()) {
-          const std::vector<int32_t> ids = tokenizer.encode(text, false, true);
-          if (!ids.empty()) MUSE_RETURN_IF_ERROR(backend.append(a.seq, ids));
-        }
-      }
       if (budget < 0 && opts.effort == Effort::kInstant) a.thinking_done = true;
       emit({.kind = ContemplateEvent::Kind::kAgentStarted, .agent = a.id});
     }
-    if (n_started == n_agents) {
-      (void)backend.cancel(*parent);
-      live.erase(std::find(live.begin(), live.end(), *parent));
-    }
+    if (n_started == n_agents) release_prompt();
     return Status::Ok();
   };
   for (Agent& a : agents) a.status = AgentStatus::kNotStarted;
@@ -183,7 +190,7 @@ StatusOr<ContemplateResult> contemplate(BranchBackend& backend, const Tokenizer&
   std::optional<double> threshold;
   std::vector<float> warm_lowest;
   int n_finished = 0;
-  bool decided = false;
+  bool decided = false, starts_failed = false;
 
   const auto stop = [&](Agent& a, AgentStatus why) {
     (void)backend.cancel(a.seq);
@@ -287,11 +294,16 @@ StatusOr<ContemplateResult> contemplate(BranchBackend& backend, const Tokenizer&
       }
     }
     // Agents that ended make room for the next ones, unless the vote is decided or the
-    // token budget spent (those leave the rest unstarted).
+    // token budget spent (those leave the rest unstarted). A later wave that cannot start
+    // (the held prompt was preempted under memory pressure, a role text does not fit) ends
+    // the starting: the agents already finished still vote.
     const bool spent = opts.max_total_tokens > 0 && result.tokens >= opts.max_total_tokens;
-    if (!decided && !spent && n_started < n_agents && n_running < parallel)
-      if (Status s = start(std::min(parallel - n_running, n_agents - n_started)); !s.ok())
-        return fail(s);
+    if (!decided && !spent && !starts_failed && n_started < n_agents && n_running < parallel) {
+      if (Status s = start(std::min(parallel - n_running, n_agents - n_started)); !s.ok()) {
+        starts_failed = true;
+        release_prompt();
+      }
+    }
   }
   cancel_all();  // the held prompt, when agents were left unstarted
 

@@ -263,6 +263,33 @@ TEST_F(ContemplateTest, ADecidedVoteLeavesLaterAgentsUnstarted) {
   EXPECT_EQ(b.pages_referenced(), 0);
 }
 
+TEST_F(ContemplateTest, ALaterWaveThatCannotStartLeavesTheVoteToTheFinished) {
+  // The second fork fails (as when the held prompt was preempted): agents 0 and 1 still
+  // vote, the rest never start, and every sequence, the held prompt included, is freed.
+  std::vector<Script> s = {
+      {.text = "Answer:42", .conf = {5}},
+      {.text = "Answer:42", .conf = {4}},
+  };
+  ScriptedBackend b(s);
+  b.fail_fork_call_ = 2;
+  auto o = options(4);
+  o.parallel = 2;
+  o.warmup = 4;  // no consensus: agents 2 and 3 would start
+  auto r = contemplate(b, *tok_, prompt_, o);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->answer, "42");
+  EXPECT_EQ(r->agents[0].status, AgentStatus::kFinished);
+  EXPECT_EQ(r->agents[1].status, AgentStatus::kFinished);
+  EXPECT_EQ(r->agents[2].status, AgentStatus::kNotStarted);
+  EXPECT_EQ(r->agents[3].status, AgentStatus::kNotStarted);
+  EXPECT_EQ(b.pages_referenced(), 0);
+  // The first wave failing is an error, and frees everything too.
+  ScriptedBackend first(s);
+  first.fail_fork_call_ = 1;
+  EXPECT_FALSE(contemplate(first, *tok_, prompt_, o).ok());
+  EXPECT_EQ(first.pages_referenced(), 0);
+}
+
 TEST_F(ContemplateTest, BadOptionsAreRejected) {
   ScriptedBackend b({{.text = "x", .conf = {1}}});
   auto o = options(0);
@@ -302,6 +329,39 @@ TEST_F(ContemplateTest, RealEngineFreesEveryPage) {
   EXPECT_LE(r->tokens, 4 * (12 + 6));
   EXPECT_EQ((*e)->stats().pages_referenced, 0);
   EXPECT_TRUE((*e)->check_invariants());
+}
+
+// Staggered through the real engine: later agents fork from the held prompt after decode
+// steps, and every agent's tokens are those of the same agent started at once (same seed,
+// same temperature, same prompt pages).
+TEST_F(ContemplateTest, RealEngineStaggeredAgentsMatchAllAtOnce) {
+  ThreadPool pool(2);
+  std::vector<int32_t> eog;
+  for (int32_t t = 0; t < tok_->n_vocab(); ++t)
+    if (tok_->is_eog(t)) eog.push_back(t);
+  auto run = [&](int parallel) {
+    auto e = Engine::create(*model_, pool, {.n_ctx = 256, .eog_tokens = eog});
+    EXPECT_TRUE(e.ok());
+    EngineBackend b(**e);
+    auto o = options(4);
+    o.parallel = parallel;
+    o.warmup = 4;  // all four run to the end
+    o.thinking_budget = 12;
+    o.max_answer_tokens = 6;
+    o.answer_format = AnswerFormat::kExact;
+    auto r = contemplate(b, *tok_, prompt_, o);
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    EXPECT_EQ((*e)->stats().pages_referenced, 0);
+    EXPECT_TRUE((*e)->check_invariants());
+    return *r;
+  };
+  const ContemplateResult staggered = run(1), together = run(4);
+  ASSERT_EQ(staggered.agents.size(), 4u);
+  for (size_t i = 0; i < 4; ++i) {
+    EXPECT_EQ(staggered.agents[i].status, AgentStatus::kFinished) << i;
+    EXPECT_EQ(staggered.agents[i].text, together.agents[i].text) << i;
+  }
+  EXPECT_EQ(staggered.tokens, together.tokens);
 }
 
 }  // namespace

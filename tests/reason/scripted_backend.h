@@ -47,7 +47,8 @@ class ScriptedBackend final : public BranchBackend {
     return held_;
   }
   StatusOr<std::vector<SeqId>> fork(SeqId parent, std::span<const GenParams> gens) override {
-    if (parent != held_) return Errorf("fork: not the held prompt");
+    if (parent != held_ || !live_.count(parent)) return Errorf("fork: not the held prompt");
+    if (++fork_calls_ == fail_fork_call_) return Errorf("fork: no logits to branch from");
     if (forked_from_held_ == 0) {
       if (!per_fork_.empty()) scripts_ = per_fork_[std::min(forks_, per_fork_.size() - 1)];
       ++forks_;
@@ -116,6 +117,7 @@ class ScriptedBackend final : public BranchBackend {
   std::vector<std::vector<int32_t>> prompts_;  // of every submit
   std::vector<GenParams> gens_;
   std::vector<int> started_at_;  // steps_ when each forked sequence was created
+  int fail_fork_call_ = 0;       // this fork call (1-based, over all held prompts) fails
   int cancelled_ = 0;
   int steps_ = 0;
 
@@ -129,6 +131,7 @@ class ScriptedBackend final : public BranchBackend {
   std::vector<std::vector<Script>> per_fork_;
   size_t forks_ = 0;             // held prompts forked so far
   size_t forked_from_held_ = 0;  // sequences forked from the current held prompt
+  int fork_calls_ = 0;
   std::map<SeqId, Live> live_;
   std::map<SeqId, int64_t> max_tokens_;
   SeqId held_ = -1, next_ = 1;
