@@ -74,6 +74,12 @@ class Lanes {
       : lines_(size_t(n)), tokens_(size_t(n)), conf_(size_t(n)), status_(size_t(n), "waiting") {}
   void on(const ContemplateEvent& e) {
     using K = ContemplateEvent::Kind;
+    if (e.kind == K::kFinal) {  // agents still waiting were never needed
+      for (std::string& st : status_)
+        if (st == "waiting") st = "not started";
+      if (drawn_) draw();
+      return;
+    }
     if (e.agent < 0 || size_t(e.agent) >= lines_.size()) return;
     const size_t a = size_t(e.agent);
     if (e.kind == K::kAgentStarted) {  // a new round (refine) reuses the lane

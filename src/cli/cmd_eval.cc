@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -33,7 +34,7 @@ void print_help() {
       "                    gym-train:<level> (train-split questions for tuning settings)\n"
       "  --method M        single (default; one sample at --temp), greedy (temperature 0),\n"
       "                    sc@N (self-consistency), contemplate@N\n"
-      "  --limit N         the first N questions\n"
+      "  --limit N         the first N questions (gym-train: N questions, default 200)\n"
       "  --traces FILE     one JSON line per question: the answer, and per agent its status,\n"
       "                    answer, tokens and token confidences (for studying the method)\n"
       "  --data DIR        datasets folder (default ../shared/datasets)\n"
@@ -64,6 +65,7 @@ bool parse_method(const std::string& m, ContemplateOptions* o) {
     o->consensus = 1.0;
     o->confidence_weights = false;
     o->temperature_ladder = false;  // every chain at --temp
+    o->parallel = int(n);           // all chains at once
     return true;
   }
   return kind == "contemplate";
@@ -105,6 +107,7 @@ int cmd_eval(int argc, char** argv) {
   ModelFlags flags;
   ContemplateOptions o;
   std::string task, method = "single", data = "../shared/datasets", traces_path;
+  std::string policy_flag;  // the last Contemplating policy flag given (--parallel, ...)
   long limit = 0;
   bool json = false;
   for (int i = 1; i < argc; ++i) {
@@ -141,6 +144,8 @@ int cmd_eval(int argc, char** argv) {
       json = true;
     } else if (int c = parse_contemplate_flag("eval", argc, argv, &i, &o); c != 0) {
       if (c == -1) return 2;
+      if (a != "--budget" && a != "--answer-tokens" && a != "--format" && a != "--think-end")
+        policy_flag = a;  // applies to contemplate@N only
     } else if (int r = parse_model_flag("eval", argc, argv, &i, &flags); r != 1) {
       if (r == 0) std::fprintf(stderr, "muse eval: unknown option '%s' (see --help)\n", a.c_str());
       return 2;
@@ -156,6 +161,11 @@ int cmd_eval(int argc, char** argv) {
                  method.c_str());
     return 2;
   }
+  if (!policy_flag.empty() && !method.starts_with("contemplate@")) {
+    std::fprintf(stderr, "muse eval: %s applies to contemplate@N only (%s fixes its own policy)\n",
+                 policy_flag.c_str(), method.c_str());
+    return 2;
+  }
   apply_sampling_flags(flags, &o);
   if (method == "greedy") o.temperature = 0;
   if (Status s = validate(o); !s.ok()) {
@@ -167,6 +177,16 @@ int cmd_eval(int argc, char** argv) {
     std::fprintf(stderr, "muse eval: %s\n", items.status().message().c_str());
     return 1;
   }
+  // Opened before the slow part, so a bad path fails at once.
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> traces(nullptr, &std::fclose);
+  if (!traces_path.empty()) {
+    traces.reset(std::fopen(traces_path.c_str(), "w"));
+    if (!traces) {
+      std::fprintf(stderr, "muse eval: cannot write %s: %s\n", traces_path.c_str(),
+                   std::strerror(errno));
+      return 1;
+    }
+  }
   auto m = load_model(flags, /*quiet=*/json);
   if (!m.ok()) {
     std::fprintf(stderr, "muse eval: %s\n", m.status().message().c_str());
@@ -177,22 +197,17 @@ int cmd_eval(int argc, char** argv) {
     std::fprintf(stderr, "muse eval: %s\n", engine.status().message().c_str());
     return 1;
   }
-  std::FILE* traces = nullptr;
-  if (!traces_path.empty() && !(traces = std::fopen(traces_path.c_str(), "w"))) {
-    std::fprintf(stderr, "muse eval: cannot write %s: %s\n", traces_path.c_str(),
-                 std::strerror(errno));
-    return 1;
-  }
-  auto score = eval_items(**engine, *m, *items, o,
-                          [&](size_t q, const EvalItem& item, const ContemplateResult& r, bool ok) {
-                            if (traces)
-                              std::fprintf(traces, "%s\n", trace_line(q, item, r, ok).c_str());
-                            if (json) return;
-                            std::fprintf(stderr, "  %zu/%zu  %s  gold %s  got %s\n", q + 1,
-                                         items->size(), ok ? "ok " : "bad", item.gold.c_str(),
-                                         r.answer.empty() ? "(none)" : r.answer.c_str());
-                          });
-  if (traces && std::fclose(traces) != 0 && score.ok())
+  auto score =
+      eval_items(**engine, *m, *items, o,
+                 [&](size_t q, const EvalItem& item, const ContemplateResult& r, bool ok) {
+                   if (traces)
+                     std::fprintf(traces.get(), "%s\n", trace_line(q, item, r, ok).c_str());
+                   if (json) return;
+                   std::fprintf(stderr, "  %zu/%zu  %s  gold %s  got %s\n", q + 1, items->size(),
+                                ok ? "ok " : "bad", item.gold.c_str(),
+                                r.answer.empty() ? "(none)" : r.answer.c_str());
+                 });
+  if (traces && std::fclose(traces.release()) != 0 && score.ok())
     score = Errorf("%s: write failed: %s", traces_path.c_str(), std::strerror(errno));
   if (!score.ok()) {
     std::fprintf(stderr, "muse eval: %s\n", score.status().message().c_str());

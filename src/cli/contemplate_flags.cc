@@ -31,7 +31,8 @@ const char* contemplate_flags_help() {
          "                        (default: a quarter of the agents, at least 2)\n"
          "  --ladder on|off       agent i of n samples at temp * (i + 1) / n (default on;\n"
          "                        off: every agent at --temp)\n"
-         "  --window N            confidence window (default budget/32 within 16..2048)\n"
+         "  --window N            confidence window (default budget/32 within 16..2048; 64\n"
+         "                        without a budget)\n"
          "  --warmup N            finished agents that set the early-stop threshold (default\n"
          "                        max(2, agents/4))\n"
          "  --keep P              keep the P % most confident traces (default 90)\n"
@@ -84,9 +85,12 @@ int parse_contemplate_flag(const char* cmd, int argc, char** argv, int* i, Conte
     auto f = parse_answer_format(v);
     if (!f.ok()) return bad("auto, boxed, hashes, answer, last-number or exact");
     o->answer_format = *f;
-  } else {  // --think-end
+  } else if (a == "--think-end") {
     if (!*v) return bad("a non-empty text");
     o->think_end = v;
+  } else {  // in kFlags but not handled above: not ours after all
+    --*i;
+    return 0;
   }
   return 1;
 }

@@ -64,11 +64,11 @@ struct ContemplateOptions {
   uint64_t seed = 1;                // agent i samples with seed + i
   int32_t thinking_budget = 1024;   // thinking tokens per agent; -1 = unlimited
   int32_t max_answer_tokens = 128;  // tokens after thinking ends
-  int window = 0;                   // confidence window; 0 = clamp(budget / 32, 16, 2048)
-  int warmup = 0;                   // finished agents before early stops; 0 = max(2, agents / 4)
-  double keep_percent = 90.0;       // DeepConf: keep the most confident % of traces
-  double consensus = 0.95;          // stop when the leading answer's share reaches this
-  int64_t max_total_tokens = 0;     // all agents together; 0 = no limit beyond per-agent ones
+  int window = 0;  // confidence window; 0 = clamp(budget / 32, 16, 2048), 64 without a budget
+  int warmup = 0;  // finished agents before early stops; 0 = max(2, agents / 4)
+  double keep_percent = 90.0;    // DeepConf: keep the most confident % of traces
+  double consensus = 0.95;       // stop when the leading answer's share reaches this
+  int64_t max_total_tokens = 0;  // all agents together; 0 = no limit beyond per-agent ones
   AnswerFormat answer_format = AnswerFormat::kAuto;
   bool confidence_weights = true;              // false: one vote per agent (plain self-consistency)
   std::string think_end = "</think>";          // end-of-thinking delimiter

@@ -257,6 +257,39 @@ TEST(ContemplateCli, JsonResultAndErrors) {
   EXPECT_EQ(nlohmann::json::parse(g2.out)["question"], gj["question"]);
 }
 
+// `muse eval` on the gym's tuning split: --traces writes one line per question with every
+// agent; policy flags are refused for methods that fix their own; an unwritable traces path
+// fails before the model loads.
+TEST(EvalCli, TracesAndFlagChecks) {
+  TempDir dir;
+  const std::string path = dir.file("l.gguf"), traces = dir.file("t.jsonl");
+  ASSERT_NO_FATAL_FAILURE(write_tiny_llama(path));
+  const std::string base = "eval -m " + shell_quote(path) + " --task gym-train:hard --limit 3 ";
+  const auto r = run_muse(base +
+                          "--method contemplate@4 --parallel 2 --budget 6 "
+                          "--answer-tokens 2 -s 1 --json --traces " +
+                          shell_quote(traces));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["questions"], 3);
+  std::ifstream in(traces);
+  int lines = 0;
+  for (std::string line; std::getline(in, line); ++lines) {
+    const auto j = nlohmann::json::parse(line);
+    EXPECT_EQ(j["q"], lines);
+    ASSERT_EQ(j["agents"].size(), 4u);
+    for (const auto& a : j["agents"])
+      EXPECT_EQ(a["token_confidences"].size(), a["tokens"].get<size_t>());
+  }
+  EXPECT_EQ(lines, 3);
+  const auto sc = run_muse(base + "--method sc@4 --parallel 2");
+  EXPECT_EQ(sc.exit_code, 2);
+  EXPECT_NE(sc.err.find("--parallel applies to contemplate@N only"), std::string::npos) << sc.err;
+  EXPECT_EQ(run_muse(base + "--method single --consensus 0.5").exit_code, 2);
+  const auto bad = run_muse(base + "--method single --traces /nonexistent/dir/t.jsonl");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("cannot write"), std::string::npos) << bad.err;
+}
+
 // Without -m, commands load $MUSE_MODEL (else models/muse-nano.gguf); a missing default is a
 // clear error.
 TEST(DefaultModel, EnvironmentAndMissingDefault) {
