@@ -17,10 +17,12 @@
 #include <cstring>
 #include <map>
 #include <memory>
+#include <new>
 #include <random>
 #include <span>
 #include <vector>
 
+#include "core/huge_pages.h"
 #include "kernels/matmul.h"
 #include "kernels/membw.h"
 #include "kernels/qdot.h"
@@ -87,7 +89,8 @@ std::span<const uint8_t> tiled_weights(DType t) {
   auto it = cache.find(t);
   if (it != cache.end()) return {it->second.get(), bytes};
   const std::vector<uint8_t>& rows = weights(t);
-  uint8_t* w = (cache[t] = alloc_tiled(bytes)).get();
+  uint8_t* w = (cache[t] = alloc_huge(bytes)).get();
+  if (w == nullptr) throw std::bad_alloc();
   pool().run(kRows / 1024, [&](int64_t i, int) {
     tile_rows(t, rows.data(), kRows, kK, w, i * 1024, (i + 1) * 1024);
   });

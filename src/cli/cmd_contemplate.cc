@@ -44,14 +44,6 @@ void print_help() {
       contemplate_flags_help(), model_flags_help());
 }
 
-bool to_int(const char* s, long lo, long hi, long* out) {
-  char* end = nullptr;
-  const long v = std::strtol(s, &end, 10);
-  if (!*s || *end || v < lo || v > hi) return false;
-  *out = v;
-  return true;
-}
-
 // Text safe for one terminal line: control characters become spaces.
 std::string printable(std::string_view text) {
   std::string out;
@@ -149,18 +141,18 @@ int cmd_contemplate(int argc, char** argv) {
       o.effort = *e;
     } else if (a == "--agents") {
       const char* v = value();
-      if (!v || !to_int(v, 1, 256, &n)) return bad("an integer from 1 to 256");
+      if (!v || !parse_long(v, 1, 256, &n)) return bad("an integer from 1 to 256");
       o.agents = int(n);
     } else if (a == "--refine") {
       refine_on = true;
     } else if (a == "--rounds") {
       long n = 0;
-      if (!to_int(value(), 1, 16, &n)) return bad("an integer in 1..16");
+      if (!parse_long(value(), 1, 16, &n)) return bad("an integer in 1..16");
       ro.rounds = int(n);
       refine_on = true;
     } else if (a == "--workspace") {
       long n = 0;
-      if (!to_int(value(), 1, 64, &n)) return bad("an integer in 1..64");
+      if (!parse_long(value(), 1, 64, &n)) return bad("an integer in 1..64");
       ro.workspace_items = int(n);
     } else if (a == "--raw") {
       raw = true;

@@ -5,15 +5,16 @@
 #include <string>
 
 namespace muse::cli {
-namespace {
 
-bool to_long(const char* s, long lo, long hi, long* out) {
+bool parse_long(const char* s, long lo, long hi, long* out) {
   char* end = nullptr;
   const long v = std::strtol(s, &end, 10);
   if (!*s || *end || v < lo || v > hi) return false;
   *out = v;
   return true;
 }
+
+namespace {
 
 bool to_double(const char* s, double* out) {
   char* end = nullptr;
@@ -60,13 +61,13 @@ int parse_contemplate_flag(const char* cmd, int argc, char** argv, int* i, Conte
   long n = 0;
   double d = 0;
   if (a == "--budget") {
-    if (!to_long(v, -1, 1 << 20, &n)) return bad("an integer >= -1");
+    if (!parse_long(v, -1, 1 << 20, &n)) return bad("an integer >= -1");
     o->thinking_budget = int32_t(n);
   } else if (a == "--answer-tokens") {
-    if (!to_long(v, 1, 1 << 20, &n)) return bad("a positive integer");
+    if (!parse_long(v, 1, 1 << 20, &n)) return bad("a positive integer");
     o->max_answer_tokens = int32_t(n);
   } else if (a == "--window" || a == "--warmup" || a == "--parallel") {
-    if (!to_long(v, 0, 1 << 20, &n)) return bad("an integer >= 0");
+    if (!parse_long(v, 0, 1 << 20, &n)) return bad("an integer >= 0");
     (a == "--window" ? o->window : a == "--warmup" ? o->warmup : o->parallel) = int(n);
   } else if (a == "--ladder") {
     const std::string s = v;
@@ -79,7 +80,7 @@ int parse_contemplate_flag(const char* cmd, int argc, char** argv, int* i, Conte
     if (!to_double(v, &d)) return bad("a fraction in (0, 1]");
     o->consensus = d;
   } else if (a == "--max-total") {
-    if (!to_long(v, 0, 1L << 40, &n)) return bad("an integer >= 0");
+    if (!parse_long(v, 0, 1L << 40, &n)) return bad("an integer >= 0");
     o->max_total_tokens = n;
   } else if (a == "--format") {
     auto f = parse_answer_format(v);

@@ -6,6 +6,9 @@
 
 namespace muse::cli {
 
+// A whole decimal integer in [lo, hi] into *out; false (and *out untouched) otherwise.
+bool parse_long(const char* s, long lo, long hi, long* out);
+
 // Help lines for the flags below, one per flag, indented like the commands' own.
 const char* contemplate_flags_help();
 

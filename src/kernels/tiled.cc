@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <new>
 
 #include "quant/blocks.h"
 #include "quant/quant.h"
@@ -61,12 +60,6 @@ void untile_block(DType t, const uint8_t* tile, int r, int64_t b, void* block) {
   std::memcpy(out, in + r * sizeof(fp16_t), sizeof(fp16_t));
   for (int j = 0; j < quant_bytes(t); ++j)
     out[sizeof(fp16_t) + j] = in[kScaleBytes + quant_offset(r, j)];
-}
-
-HugeBuffer alloc_tiled(size_t bytes) {
-  HugeBuffer buf = alloc_huge(bytes);
-  if (!buf) throw std::bad_alloc();
-  return buf;
 }
 
 }  // namespace muse

@@ -18,7 +18,6 @@
 #include <cstdint>
 
 #include "core/dtype.h"
-#include "core/huge_pages.h"
 
 namespace muse {
 
@@ -41,9 +40,5 @@ void tile_rows(DType t, const void* rows, int64_t n_rows, int64_t n_k, void* til
 // Block b of row r (0..3) of the tile at `tile` (its first tile block), as a GGML block
 // (BlockQ8_0 or BlockQ4_0) written to `block`.
 void untile_block(DType t, const uint8_t* tile, int r, int64_t b, void* block);
-
-// Uninitialised memory for `bytes` of tiled weights, on huge pages when large
-// (core/huge_pages.h). Throws std::bad_alloc when out of memory.
-HugeBuffer alloc_tiled(size_t bytes);
 
 }  // namespace muse

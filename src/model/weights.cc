@@ -6,9 +6,12 @@
 
 #include <algorithm>
 #include <atomic>
+#include <new>
 #include <string>
 #include <thread>
 
+#include "core/huge_pages.h"
+#include "kernels/tiled.h"
 #include "quant/quant.h"
 
 namespace muse {
@@ -299,7 +302,8 @@ void tile_model_weights(ModelWeights& w, const ModelConfig& c, bool release_sour
     total += (tiled_bytes(j.m->type, j.m->n_rows, j.m->n_k) + 63) / 64 * 64;
   }
   if (jobs.empty()) return;
-  HugeBuffer buf = alloc_tiled(total);
+  HugeBuffer buf = alloc_huge(total);
+  if (!buf) throw std::bad_alloc();
   uint8_t* const base = buf.get();
   // The copies are page faults on both sides more than arithmetic, so they run on a few
   // threads, one matrix at a time each; each source is released as soon as it is copied.

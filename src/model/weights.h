@@ -10,11 +10,11 @@
 #include <memory>
 #include <vector>
 
+#include "core/huge_pages.h"
 #include "core/status.h"
 #include "core/tensor.h"
 #include "gguf/gguf.h"
 #include "kernels/matmul.h"
-#include "kernels/tiled.h"
 #include "model/arch/arch.h"
 #include "model/config.h"
 

@@ -19,7 +19,7 @@ struct Agent {
   SeqId seq;
   StreamDecoder decoder;
   GroupConfidence group;
-  AgentStatus status = AgentStatus::kRunning;
+  AgentStatus status = AgentStatus::kNotStarted;  // until start() forks it
   std::string text;
   std::optional<std::string> answer;  // normalized; set once the agent finishes
   bool thinking_done = false;
@@ -183,7 +183,6 @@ StatusOr<ContemplateResult> contemplate(BranchBackend& backend, const Tokenizer&
     if (n_started == n_agents) release_prompt();
     return Status::Ok();
   };
-  for (Agent& a : agents) a.status = AgentStatus::kNotStarted;
   if (Status s = start(parallel); !s.ok()) return fail(s);
 
   ContemplateResult result;
@@ -312,16 +311,16 @@ StatusOr<ContemplateResult> contemplate(BranchBackend& backend, const Tokenizer&
   result.answer = v.answer;
   result.share = v.share;
   result.tally = v.tally;
-  for (const Agent& a : agents) {
+  for (Agent& a : agents) {  // the agents are done with: their text and C_t move out
     result.agents.push_back(AgentReport{.id = a.id,
                                         .status = a.status,
-                                        .text = a.text,
+                                        .text = std::move(a.text),
                                         .answer = a.answer,
                                         .confidence = a.group.lowest(),
                                         .current_confidence = a.group.current(),
                                         .tokens = a.tokens,
                                         .forced = a.forced,
-                                        .token_confidences = a.confidences});
+                                        .token_confidences = std::move(a.confidences)});
   }
   result.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   emit({.kind = ContemplateEvent::Kind::kFinal, .text = result.answer, .share = result.share});
