@@ -131,13 +131,16 @@ BENCHMARK(BM_Matmul)->Apply(MatmulArgs)->Unit(benchmark::kMillisecond)->UseRealT
 
 // The compute kernel alone, one thread, L2-resident operands: 64 rows x 4096 weights (Q8_0:
 // 278 KB) against n columns of quantized activations, as 4-column dot_tile calls or as
-// kPanelCols-column dot_panel calls per 4-row tile (the same results bit for bit;
-// tests/kernels/qdot_tile_test). Run both in one process so a noisy machine slows them alike:
+// kPanelCols-column dot_panel calls per 4-row tile, or (mode 3) one dot_rows call over all
+// the tiled rows, which pairs tiles for Q8_0 (the same results bit for bit;
+// tests/kernels/qdot_tile_test, tiled_test). Run them in one process so a noisy machine slows
+// them alike:
 //   ./build/release/matmul_bench --benchmark_filter=DotKernel --benchmark_repetitions=5
 void BM_DotKernel(benchmark::State& state) {
   const DType t = DType(state.range(0));
   const int n_cols = int(state.range(1));
-  const int mode = int(state.range(2));  // 0: 4-column tiles, 1: panels, 2: tiled panels
+  // 0: 4-column tiles, 1: panels, 2: tiled panels, 3: tiled dot_rows
+  const int mode = int(state.range(2));
   const bool panel = mode != 0;
   constexpr int64_t kKernRows = 64, kKernK = 4096;
   const size_t rb = row_bytes(t, kKernK);
@@ -157,9 +160,24 @@ void BM_DotKernel(benchmark::State& state) {
   }
   std::vector<float> y(size_t(n_cols) * kKernRows);
   std::vector<uint8_t> tiled(tiled_bytes(t, kKernRows, kKernK));
-  if (mode == 2) tile_rows(t, w.data(), kKernRows, kKernK, tiled.data(), 0, kKernRows);
-  const uint8_t* wsrc = mode == 2 ? tiled.data() : w.data();
+  if (mode >= 2) tile_rows(t, w.data(), kKernRows, kKernK, tiled.data(), 0, kKernRows);
+  const uint8_t* wsrc = mode >= 2 ? tiled.data() : w.data();
   for (auto _ : state) {
+    if (mode == 3) {
+      dot_rows({.type = t,
+                .n_k = kKernK,
+                .w = wsrc,
+                .w_stride = rb,
+                .n_rows = int(kKernRows),
+                .a = a.data(),
+                .a_stride = ab,
+                .n_cols = n_cols,
+                .out = y.data(),
+                .out_stride = size_t(kKernRows),
+                .tiled = true});
+      benchmark::DoNotOptimize(y.data());
+      continue;
+    }
     for (int64_t r = 0; r < kKernRows; r += kTileRows) {
       DotTileArgs args{.type = t,
                        .n_k = kKernK,
@@ -171,7 +189,7 @@ void BM_DotKernel(benchmark::State& state) {
                        .n_cols = n_cols,
                        .out = y.data() + r,
                        .out_stride = size_t(kKernRows),
-                       .tiled = mode == 2};
+                       .tiled = mode >= 2};
       if (panel) {
         qdot_internal::for_each_panel(args, dot_panel);
       } else {
@@ -186,14 +204,14 @@ void BM_DotKernel(benchmark::State& state) {
     }
     benchmark::DoNotOptimize(y.data());
   }
-  static const char* const kModes[] = {" tiles", " panel", " tiled panel"};
+  static const char* const kModes[] = {" tiles", " panel", " tiled panel", " tiled rows"};
   state.SetLabel(std::string(dtype_name(t)) + kModes[mode]);
   const double macs = double(kKernRows) * kKernK * n_cols;
   state.counters["GMAC/s"] =
       benchmark::Counter(double(state.iterations()) * macs / 1e9, benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_DotKernel)
-    ->ArgsProduct({{int64_t(DType::Q8_0), int64_t(DType::Q4_0)}, {1, 4, 16, 128}, {0, 1, 2}})
+    ->ArgsProduct({{int64_t(DType::Q8_0), int64_t(DType::Q4_0)}, {1, 4, 8, 16, 128}, {0, 1, 2, 3}})
     ->Unit(benchmark::kMicrosecond);
 
 // A mixture-of-experts FFN at decode, one token: 4 routed experts and 1 shared, each a SwiGLU

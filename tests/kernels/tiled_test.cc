@@ -7,12 +7,14 @@
 #include <hwy/targets.h>
 
 #include <bit>
+#include <cmath>
 #include <cstring>
 #include <random>
 #include <vector>
 
 #include "kernels/matmul.h"
 #include "kernels/qdot.h"
+#include "quant/blocks.h"
 #include "quant/quant.h"
 
 namespace muse {
@@ -133,6 +135,72 @@ TEST_P(TiledKernels, TilesAndPanelsMatchRowLayout) {
         args.out = ref_rows.data();
         dot_tile_ref(args);
         EXPECT_EQ(ref, ref_rows);
+      }
+  }
+}
+
+// dot_rows over several tiles, where x86 pairs tiled Q8_0 tiles for panels of more than
+// kTileCols columns: every row count around the pairs (a lone last tile, a partial second
+// tile) and column counts that leave 1..4-column remainders, against the row layout bit for
+// bit, with activations at the int16 pair-sum limit (all +-127) and weights at -128..127.
+TEST_P(TiledKernels, RowsMatchRowLayoutAcrossTilePairs) {
+  constexpr int64_t kK = 5 * 32;
+  constexpr int kMaxRows = 19, kMaxCols = 2 * kPanelCols + 3;
+  for (DType t : kTileable) {
+    SCOPED_TRACE(dtype_name(t));
+    auto rows = random_rows(t, kMaxRows, kK, 21);
+    const size_t rb = row_bytes(t, kK);
+    if (t == DType::Q8_0) {  // rows 0 and 9: the extreme quants, alternating signs
+      for (int r : {0, 9}) {
+        auto* blocks = reinterpret_cast<BlockQ8_0*>(rows.data() + r * rb);
+        for (int64_t b = 0; b < kK / 32; ++b)
+          for (int j = 0; j < 32; ++j) blocks[b].qs[j] = int8_t(j % 2 ? 127 : -128 + (b % 2));
+      }
+    }
+    const auto tiled = tiled_copy(t, rows, kMaxRows, kK);
+    const ActType act = act_type(t);
+    const size_t ab = act_row_bytes(act, kK);
+    std::vector<uint8_t> a(ab * kMaxCols);
+    std::mt19937 rng(4);
+    std::normal_distribution<float> dist(0.0f, 1.0f);
+    std::vector<float> x(kK);
+    for (int c = 0; c < kMaxCols; ++c) {
+      for (int64_t i = 0; i < kK; ++i) x[i] = c % 4 == 1 ? (i % 2 ? 3.0f : -3.0f) : dist(rng);
+      quantize_act_ref(act, x.data(), a.data() + c * ab, kK);
+    }
+    for (int n_rows : {1, 4, 5, 7, 8, 9, 12, 13, 16, kMaxRows})
+      for (int n_cols : {1, 4, 5, 8, kPanelCols, kPanelCols + 2, kMaxCols}) {
+        std::vector<float> want(size_t(kMaxRows) * n_cols, -1.0f), got = want, ref = want;
+        DotTileArgs args{.type = t,
+                         .n_k = kK,
+                         .w = rows.data(),
+                         .w_stride = rb,
+                         .n_rows = n_rows,
+                         .a = a.data(),
+                         .a_stride = ab,
+                         .n_cols = n_cols,
+                         .out = want.data(),
+                         .out_stride = kMaxRows};
+        dot_rows(args);
+        DotTileArgs tiled_args = args;
+        tiled_args.w = tiled.data();
+        tiled_args.tiled = true;
+        tiled_args.out = got.data();
+        dot_rows(tiled_args);
+        args.out = ref.data();
+        dot_tile_ref(args);
+        for (int c = 0; c < n_cols; ++c)
+          for (int r = 0; r < kMaxRows; ++r) {
+            const size_t i = size_t(c) * kMaxRows + r;
+            ASSERT_EQ(std::bit_cast<uint32_t>(got[i]), std::bit_cast<uint32_t>(want[i]))
+                << n_rows << "x" << n_cols << " row " << r << " column " << c;
+            if (r >= n_rows) {
+              EXPECT_EQ(got[i], -1.0f) << "wrote past row " << n_rows;
+            } else {
+              EXPECT_NEAR(got[i], ref[i], 1e-4f * (1.0f + std::fabs(ref[i])))
+                  << n_rows << "x" << n_cols << " row " << r << " column " << c;
+            }
+          }
       }
   }
 }
