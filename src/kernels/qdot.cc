@@ -628,32 +628,14 @@ HWY_INLINE void LegacyPanelOrTiles(const DotTileArgs& u) {
 template <class F, bool kTiled>
 HWY_INLINE void LegacyRows(const DotTileArgs& p) {
 #if MUSE_QDOT_X86
-  // Tiled Q8_0 against more than kTileCols columns: tiles in pairs (Q8TiledPairPanel), the
-  // same walk as for_each_panel with 8 rows for 4.
+  // Tiled Q8_0 against more than kTileCols columns: tiles in pairs (Q8TiledPairPanel). A
+  // lone last tile, and a panel's last 1..kTileCols columns, take the single-tile kernels.
   if constexpr (kTiled && std::is_same_v<F, Q8_0Format>) {
     if (p.n_cols > kTileCols) {
-      for (int64_t r = 0; r < p.n_rows; r += 2 * kTileRows) {
-        DotTileArgs pair = p;
-        pair.w = p.w + size_t(r) * p.w_stride;
-        pair.n_rows = int(std::min<int64_t>(2 * kTileRows, p.n_rows - r));
-        pair.out = p.out + r;
-        if (pair.n_rows <= kTileRows) {
-          qdot_internal::for_each_panel(pair, LegacyPanelOrTiles<F, kTiled>);
-          continue;
-        }
-        for (int c = 0; c < p.n_cols; c += kPanelCols) {
-          DotTileArgs u = pair;
-          u.a = p.a + size_t(c) * p.a_stride;
-          u.n_cols = std::min(kPanelCols, p.n_cols - c);
-          u.out = pair.out + size_t(c) * p.out_stride;
-          if (u.n_cols > kTileCols) {
-            Q8TiledPairPanel(u);
-          } else {
-            qdot_internal::for_each_panel(u, LegacyPanelOrTiles<F, kTiled>);
-          }
-        }
-      }
-      return;
+      return qdot_internal::for_each_panel<2 * kTileRows>(p, [](const DotTileArgs& u) {
+        if (u.n_rows > kTileRows && u.n_cols > kTileCols) return Q8TiledPairPanel(u);
+        qdot_internal::for_each_panel(u, LegacyPanelOrTiles<F, kTiled>);
+      });
     }
   }
 #endif

@@ -51,15 +51,15 @@ void dot_rows(const DotTileArgs& args);
 bool dot_tile_kquant(const DotTileArgs& args);
 
 namespace qdot_internal {
-// dot_rows' walk: fn(panel) for every 4-row tile of p's rows (outermost, so a tile's
-// weights stay in L1 for all its columns) and every run of up to kPanelCols columns.
-template <class Fn>
+// dot_rows' walk: fn(panel) for every kRows rows of p's rows (outermost, so their weights
+// stay in L1 for all the columns) and every run of up to kPanelCols columns.
+template <int kRows = kTileRows, class Fn>
 inline void for_each_panel(const DotTileArgs& p, Fn&& fn) {
-  for (int64_t r = 0; r < p.n_rows; r += kTileRows) {
+  for (int64_t r = 0; r < p.n_rows; r += kRows) {
     for (int c = 0; c < p.n_cols; c += kPanelCols) {
       DotTileArgs u = p;
       u.w = p.w + size_t(r) * p.w_stride;
-      u.n_rows = int(std::min<int64_t>(kTileRows, p.n_rows - r));
+      u.n_rows = int(std::min<int64_t>(kRows, p.n_rows - r));
       u.a = p.a + size_t(c) * p.a_stride;
       u.n_cols = std::min(kPanelCols, p.n_cols - c);
       u.out = p.out + r + size_t(c) * p.out_stride;
