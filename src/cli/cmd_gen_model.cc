@@ -20,7 +20,10 @@ namespace {
 void print_usage(FILE* out) {
   const GenModelOptions d;
   std::string archs;
-  for (std::string_view a : gen_model_archs()) archs += (archs.empty() ? "" : " ") + std::string(a);
+  for (std::string_view a : gen_model_archs()) {
+    if (!archs.empty()) archs += ' ';
+    archs += a;
+  }
   std::fprintf(out,
                "usage: muse gen-model -o FILE [options]\n\n"
                "Writes a random-weight GGUF model (weights ~ N(0, 1/fan_in), norms = 1, biases\n"
