@@ -49,8 +49,10 @@ alignas(64) uint8_t g_buf[4096];
 
 // One iteration of each mix. Sources are ymm0/ymm1 (never written) and g_buf; results go to
 // ymm2..ymm15, each written once per iteration, so nothing depends on an earlier iteration.
-// OP(op, n): "op ymm1, ymm0 -> ymm<n>"; MEM(op, off, n): the same with (%0 + off) for ymm1.
+// OP(op, n): "op ymm1, ymm0 -> ymm<n>"; MEM(op, off, n): the same with (%0 + off) for ymm1;
+// CVT(n): "vcvtdq2ps ymm1 -> ymm<n>".
 #define OP(op, n) op " %%ymm1, %%ymm0, %%ymm" #n "\n"
+#define CVT(n) "vcvtdq2ps %%ymm1, %%ymm" #n "\n"
 #define MEM(op, off, n) op " " #off "(%0), %%ymm0, %%ymm" #n "\n"
 #define EIGHT(op) OP(op, 2) OP(op, 3) OP(op, 4) OP(op, 5) OP(op, 6) OP(op, 7) OP(op, 8) OP(op, 9)
 #define FOUR_FOUR(a, b) OP(a, 2) OP(b, 3) OP(a, 4) OP(b, 5) OP(a, 6) OP(b, 7) OP(a, 8) OP(b, 9)
@@ -59,8 +61,7 @@ alignas(64) uint8_t g_buf[4096];
 #define Q8_BLOCK(sign0, sign1, sign2, sign3)                                                     \
   sign0 OP("vpmaddubsw", 3) OP("vpmaddwd", 4) sign1 OP("vpmaddubsw", 6) OP("vpmaddwd", 7)        \
       sign2 OP("vpmaddubsw", 9) OP("vpmaddwd", 10) sign3 OP("vpmaddubsw", 12) OP("vpmaddwd", 13) \
-          OP("vpaddd", 2) OP("vpaddd", 3) OP("vpaddd", 4) OP("vcvtdq2ps", 5) OP("vmulps", 6)     \
-              OP("vmulps", 7)
+          OP("vpaddd", 2) OP("vpaddd", 3) OP("vpaddd", 4) CVT(5) OP("vmulps", 6) OP("vmulps", 7)
 #define Q8_CORE Q8_BLOCK(OP("vpsignb", 2), OP("vpsignb", 5), OP("vpsignb", 8), OP("vpsignb", 11))
 #define Q8_FOLDED                                                              \
   Q8_BLOCK(MEM("vpsignb", 0, 2), MEM("vpsignb", 32, 5), MEM("vpsignb", 64, 8), \
