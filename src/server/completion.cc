@@ -41,6 +41,15 @@ bool ends_with_think_start(const std::string& text, const std::string& think_sta
          text.compare(end - think_start.size(), think_start.size(), think_start) == 0;
 }
 
+// The tools with only the function a named tool_choice asks for (read_tools checked it is
+// there): the model is shown nothing else to call.
+json named_tool(const CompletionRequest& r) {
+  json out = json::array();
+  for (const json& t : r.tools)
+    if (t["function"]["name"] == r.tool_name) out.push_back(t);
+  return out;
+}
+
 }  // namespace
 
 std::variant<Prompt, ApiError> build_prompt(const ServedModel& m, const CompletionRequest& r) {
@@ -53,7 +62,7 @@ std::variant<Prompt, ApiError> build_prompt(const ServedModel& m, const Completi
                         .bos_token = m.bos_text,
                         .eos_token = m.eos_text};
     const bool tools = !r.tools.is_null() && r.tool_choice != ToolChoice::kNone;
-    if (tools) in.tools = r.tools;
+    if (tools) in.tools = r.tool_choice == ToolChoice::kNamed ? named_tool(r) : r.tools;
     // Templates with a thinking switch (Qwen3) honour the effort level.
     if (r.effort) in.extra_context["enable_thinking"] = *r.effort != Effort::kInstant;
     auto text = m.chat_template.apply(in);
@@ -62,9 +71,17 @@ std::variant<Prompt, ApiError> build_prompt(const ServedModel& m, const Completi
                       .message = "the model's chat template rejected the conversation: " +
                                  text.status().message(),
                       .param = "messages"};
-    p.ids = m.tokenizer.encode(*text, /*add_special=*/false, /*parse_special=*/true);
     p.reply.tools = tools ? m.tool_format : ToolFormat::kNone;
     p.reply.starts_in_thinking = ends_with_think_start(*text, p.reply.think_start);
+    if (tools && (r.tool_choice == ToolChoice::kRequired || r.tool_choice == ToolChoice::kNamed)) {
+      // The call comes first: a thinking block the template opened is closed for the model.
+      if (p.reply.starts_in_thinking) *text += p.reply.think_end + "\n\n";
+      p.reply.starts_in_thinking = false;
+      p.forced_call = Prompt::ForcedCall{.opener = std::string(tool_call_opener(m.tool_format)),
+                                         .name = r.tool_name};
+      *text += p.forced_call->opener;
+    }
+    p.ids = m.tokenizer.encode(*text, /*add_special=*/false, /*parse_special=*/true);
   }
   if (p.ids.empty())
     return ApiError{.status = 400, .message = "the prompt is empty", .param = "prompt"};
@@ -85,6 +102,23 @@ std::variant<Prompt, ApiError> build_prompt(const ServedModel& m, const Completi
 
 namespace {
 
+// Why a reply fails a required call, or nullopt when it holds one (every call to the named
+// function, when one is named).
+std::optional<std::string> check_forced_call(const Prompt::ForcedCall& forced,
+                                             const std::vector<ToolCall>& calls, bool truncated) {
+  const std::string what =
+      forced.name.empty() ? "tool_choice \"required\"" : "tool_choice '" + forced.name + "'";
+  if (calls.empty() && truncated)
+    return what + " needs a tool call, and the reply reached max_tokens before one was complete";
+  if (calls.empty())
+    return what + " needs a tool call, and the model's reply holds none that parses";
+  for (const ToolCall& call : calls)
+    if (!forced.name.empty() && call.name != forced.name)
+      return what + " needs a call to '" + forced.name + "', and the model called '" + call.name +
+             "'";
+  return std::nullopt;
+}
+
 // One choice's text pipeline: tokens → text (never half a character) → stop strings →
 // reasoning / content / tool calls.
 struct Choice {
@@ -93,14 +127,21 @@ struct Choice {
         decoder(m.tokenizer, {.continues_text = true}),
         stops(r.stop),
         reply(p.reply),
-        chat(r.chat) {}
+        chat(r.chat),
+        forced_call(p.forced_call) {
+    // The opener is a tool-call marker (or, for bare-JSON formats, a leading '{'), so the
+    // parser withholds it and everything after it until finish().
+    if (forced_call) (void)reply.push(forced_call->opener);
+  }
   int index;
   StreamDecoder decoder;
   StopMatcher stops;
   ReplyStream reply;
   bool chat;
+  std::optional<Prompt::ForcedCall> forced_call;
   bool done = false;
   bool started = false;
+  std::optional<std::string> error;  // a required call the reply does not hold
   ChoiceResult result;
 
   // Appends text to the delta (through the reply parser for chat).
@@ -125,6 +166,7 @@ struct Choice {
       d->tool_calls = std::move(rd.tool_calls);
       // Ids unique across turns (the parser numbers calls within one reply).
       for (ToolCall& call : d->tool_calls) call.id = random_id("call_");
+      if (forced_call) error = check_forced_call(*forced_call, d->tool_calls, reason == "length");
     }
     done = true;
     d->finish_reason = d->tool_calls.empty() ? std::string(reason) : "tool_calls";
@@ -230,6 +272,11 @@ std::variant<CompletionResult, ApiError> run_completion(const ServedModel& m, En
       if (ev.finish != SeqFinish::kNone)
         c.end(ev.finish == SeqFinish::kLength ? "length" : "stop", &d);
     }
+    for (Choice& c : choices)
+      if (c.error) {
+        client.cancel_all();
+        return ApiError{.status = 500, .message = *c.error, .type = "server_error"};
+      }
     for (size_t i = 0; i < choices.size(); ++i) {
       if (!deltas[i]) continue;
       ChoiceDelta& d = *deltas[i];

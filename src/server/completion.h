@@ -78,6 +78,15 @@ using EventSink = std::function<bool(const json& muse_event)>;
 struct Prompt {
   std::vector<int32_t> ids;
   ReplyFormat reply;  // how to split the model's reply
+  // tool_choice "required" or a named function: the prompt ends with `opener` (the template's
+  // tool-call opener, after closing a thinking block the template opened), the reply is
+  // parsed with it in front, and a reply without a call, or (named) with a call to another
+  // function, is an error instead of a plain answer.
+  struct ForcedCall {
+    std::string opener;
+    std::string name;  // "" = any of the tools
+  };
+  std::optional<ForcedCall> forced_call;
 };
 std::variant<Prompt, ApiError> build_prompt(const ServedModel& m, const CompletionRequest& r);
 

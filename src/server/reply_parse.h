@@ -29,6 +29,11 @@ enum class ToolFormat {
 ToolFormat detect_tool_format(std::string_view chat_template_source);
 std::string_view tool_format_name(ToolFormat format);
 
+// The text a reply in `format` opens its tool calls with ("" for kNone). When a request
+// requires a call (tool_choice "required" or a named function), the prompt ends with it, so
+// the model continues inside a call, and the reply is parsed with it in front.
+std::string_view tool_call_opener(ToolFormat format);
+
 struct ToolCall {
   std::string id;         // "call_<index>", the same on the streaming and whole-text paths
   std::string name;       // function name

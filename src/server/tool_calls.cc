@@ -347,6 +347,23 @@ ToolFormat detect_tool_format(std::string_view src) {
   return ToolFormat::kGeneric;
 }
 
+std::string_view tool_call_opener(ToolFormat format) {
+  switch (format) {
+    case ToolFormat::kNone:
+      return "";
+    case ToolFormat::kHermes:
+    case ToolFormat::kGeneric:
+      return "<tool_call>\n";
+    case ToolFormat::kLlama3:  // the bare JSON call Llama 3.1's template asks for
+      return "{\"name\": \"";
+    case ToolFormat::kMistral:
+      return "[TOOL_CALLS]";
+    case ToolFormat::kDeepSeek:
+      return detail::kDsCallsBegin;
+  }
+  return "";
+}
+
 std::string_view tool_format_name(ToolFormat format) {
   switch (format) {
     case ToolFormat::kNone:

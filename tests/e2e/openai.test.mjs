@@ -140,6 +140,48 @@ test('tools: schemas and a tool-call round trip render through the template', { 
   assert.ok(second.usage.prompt_tokens > withTools);
 });
 
+test('tools: a required or named tool_choice gets that call or an error, never a plain answer', { skip: SKIP }, async () => {
+  const model = await modelId();
+  const fn = (name) => ({ type: 'function', function: { name, parameters: { type: 'object', properties: {} } } });
+  const tools = [fn('get_weather'), fn('get_time')];
+  const messages = [{ role: 'user', content: 'What time is it?' }];
+  // The random-weight model does not write a parsable call after the forced <tool_call>, so
+  // these end in the error; a model that did would have to return the call.
+  const check = (calls, tool_choice) => {
+    assert.ok(calls.length >= 1);
+    if (typeof tool_choice === 'object') for (const c of calls) assert.equal(c.function.name, 'get_time');
+  };
+  for (const tool_choice of ['required', { type: 'function', function: { name: 'get_time' } }]) {
+    const req = { model, messages, tools, tool_choice, max_tokens: 16, seed: 3 };
+    try {
+      const r = await client.chat.completions.create(req);
+      assert.equal(r.choices[0].finish_reason, 'tool_calls');
+      check(r.choices[0].message.tool_calls, tool_choice);
+    } catch (e) {
+      if (e instanceof assert.AssertionError) throw e;
+      assert.equal(e.status, 500, e.message);
+      assert.match(e.message, /tool_choice/);
+    }
+    try {
+      const calls = [];
+      let finish = null;
+      for await (const chunk of await client.chat.completions.create({ ...req, stream: true })) {
+        for (const c of chunk.choices) {
+          assert.ok(!c.delta.content, 'no plain content before the call');
+          calls.push(...(c.delta.tool_calls || []));
+          finish = c.finish_reason || finish;
+        }
+      }
+      assert.equal(finish, 'tool_calls');
+      check(calls, tool_choice);
+    } catch (e) {
+      if (e instanceof assert.AssertionError) throw e;
+      assert.match(e.message, /tool_choice/);
+    }
+  }
+  await waitIdle();
+});
+
 test('completions: legacy endpoint with logprobs', { skip: SKIP }, async () => {
   const model = await modelId();
   const r = await client.completions.create({ model, prompt: 'Once upon a time', max_tokens: 5, logprobs: 2, seed: 5 });

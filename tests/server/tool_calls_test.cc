@@ -241,6 +241,48 @@ TEST(ToolCallsTest, CallsAfterThinking) {
   EXPECT_TRUE(r.tool_calls.empty());
 }
 
+// A required call: the prompt ends with the format's opener and the model continues from
+// there. Opener plus the continuation each family writes must parse as the call, on the whole
+// text and streamed (opener pushed first, then the continuation in pieces), with no content.
+TEST(ToolCallsTest, OpenerPlusContinuationIsTheCall) {
+  struct Case {
+    ToolFormat format;
+    std::string continuation;
+  };
+  const Case cases[] = {
+      {ToolFormat::kHermes, "{\"name\": \"w\", \"arguments\": {\"city\": \"Oslo\"}}\n</tool_call>"},
+      {ToolFormat::kGeneric,
+       "{\"name\": \"w\", \"arguments\": {\"city\": \"Oslo\"}}\n</tool_call>"},
+      {ToolFormat::kLlama3, "w\", \"parameters\": {\"city\": \"Oslo\"}}"},
+      {ToolFormat::kMistral, "[{\"name\": \"w\", \"arguments\": {\"city\": \"Oslo\"}}]"},
+      {ToolFormat::kDeepSeek,
+       "<｜tool▁call▁begin｜>function<｜tool▁sep｜>w\n```json\n{\"city\": \"Oslo\"}\n```"
+       "<｜tool▁call▁end｜><｜tool▁calls▁end｜>"},
+      {ToolFormat::kDeepSeek,
+       "<｜tool▁call▁begin｜>w<｜tool▁sep｜>{\"city\": \"Oslo\"}<｜tool▁call▁end｜>"
+       "<｜tool▁calls▁end｜>"},
+  };
+  EXPECT_EQ(tool_call_opener(ToolFormat::kNone), "");
+  for (const Case& c : cases) {
+    SCOPED_TRACE(std::string(tool_format_name(c.format)) + ": " + c.continuation);
+    const std::string opener(tool_call_opener(c.format));
+    ASSERT_FALSE(opener.empty());
+    ParsedReply r = parse(opener + c.continuation, c.format);
+    EXPECT_EQ(calls(r), Calls{"w{\"city\":\"Oslo\"}"});
+    EXPECT_EQ(r.content, "");
+
+    ReplyStream stream(ReplyFormat{.tools = c.format});
+    EXPECT_TRUE(stream.push(opener).empty()) << "the opener is withheld";
+    std::string content;
+    for (size_t i = 0; i < c.continuation.size(); i += 5)
+      content += stream.push(std::string_view(c.continuation).substr(i, 5)).content;
+    ReplyDelta last = stream.finish();
+    EXPECT_EQ(content + last.content, "");
+    ASSERT_EQ(last.tool_calls.size(), 1u);
+    EXPECT_EQ(last.tool_calls[0].name, "w");
+  }
+}
+
 TEST(ToolCallsTest, FormatNames) {
   EXPECT_EQ(tool_format_name(ToolFormat::kNone), "none");
   EXPECT_EQ(tool_format_name(ToolFormat::kHermes), "hermes");
