@@ -211,7 +211,9 @@ void BM_DotKernel(benchmark::State& state) {
       benchmark::Counter(double(state.iterations()) * macs / 1e9, benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_DotKernel)
-    ->ArgsProduct({{int64_t(DType::Q8_0), int64_t(DType::Q4_0)}, {1, 2, 4, 8, 16, 128}, {0, 1, 2, 3}})
+    ->ArgsProduct({{int64_t(DType::Q8_0), int64_t(DType::Q4_0)},
+                   {1, 2, 4, 8, 16, 128},
+                   {0, 1, 2, 3}})
     ->Unit(benchmark::kMicrosecond);
 
 // A mixture-of-experts FFN at decode, one token: 4 routed experts and 1 shared, each a SwiGLU
