@@ -81,7 +81,9 @@ std::string distill_workspace(const ContemplateResult& round, int items, int cha
     const std::string answer_line = "Answer: " + *a.answer;
     const size_t budget =
         size_t(chars) > answer_line.size() + 8 ? size_t(chars) - answer_line.size() - 1 : 8;
-    ws += "[" + std::to_string(i + 1) + "]\n";
+    ws += '[';
+    ws += std::to_string(i + 1);
+    ws += "]\n";
     const std::string_view reasoning = trim(tail(trim(thinking_of(a.text)), budget));
     if (!reasoning.empty()) ws += std::string(reasoning) + "\n";
     ws += answer_line + "\n\n";
