@@ -318,11 +318,18 @@ HWY_INLINE void PrepareBlock(const typename F::Block* const w[4], int64_t b, Blo
 
 // The same from the tiled layout (kernels/tiled.h), where the block arrives interleaved:
 // plain loads replace the shuffles and the scale gather. Only Q8_0 and Q4_0 are tiled.
-template <class F>
-HWY_INLINE void PrepareTiledBlock(const uint8_t* blk, BlockRows& t) {
-  constexpr size_t kBytes = 4 * sizeof(typename F::Block);
+// Every cache line of the tile block kPrefetchBytes ahead of `blk` (a tile block of 4 blocks
+// need not start on a line).
+template <class Block>
+HWY_INLINE void PrefetchTileBlock(const uint8_t* blk) {
+  constexpr size_t kBytes = 4 * sizeof(Block);
   for (size_t off = 0; off < kBytes; off += 64) PrefetchAhead(blk + off);
   PrefetchAhead(blk + kBytes - 1);
+}
+
+template <class F>
+HWY_INLINE void PrepareTiledBlock(const uint8_t* blk, BlockRows& t) {
+  PrefetchTileBlock<typename F::Block>(blk);
   const uint8_t* q = blk + 4 * sizeof(fp16_t);
   const auto load = [&](size_t off) {
     return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + off));
@@ -496,8 +503,7 @@ HWY_INLINE void Q8TiledPairPanel(const DotTileArgs& p) {
     __m256i xabs[2][4];
     HWY_ALIGN __m256 wd[2];
     for (int t = 0; t < 2; ++t) {
-      for (size_t off = 0; off < kBlk; off += 64) PrefetchAhead(blk[t] + off);
-      PrefetchAhead(blk[t] + kBlk - 1);
+      PrefetchTileBlock<BlockQ8_0>(blk[t]);
       q[t] = reinterpret_cast<const __m256i*>(blk[t] + 4 * sizeof(fp16_t));
       for (int k = 0; k < 4; ++k) xabs[t][k] = _mm256_abs_epi8(_mm256_loadu_si256(q[t] + k));
       wd[t] = PairLanes(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(blk[t])));

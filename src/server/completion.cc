@@ -112,10 +112,11 @@ std::optional<std::string> check_forced_call(const Prompt::ForcedCall& forced,
     return what + " needs a tool call, and the reply reached max_tokens before one was complete";
   if (calls.empty())
     return what + " needs a tool call, and the model's reply holds none that parses";
-  for (const ToolCall& call : calls)
-    if (!forced.name.empty() && call.name != forced.name)
-      return what + " needs a call to '" + forced.name + "', and the model called '" + call.name +
-             "'";
+  if (!forced.name.empty())
+    for (const ToolCall& call : calls)
+      if (call.name != forced.name)
+        return what + " needs a call to '" + forced.name + "', and the model called '" + call.name +
+               "'";
   return std::nullopt;
 }
 
